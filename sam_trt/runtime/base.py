@@ -1,0 +1,79 @@
+"""The one interface every backend implements; predictor, AMG, video and benchmarks use only this."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from ..config import SamConfig
+
+
+class SamBackend(ABC):
+    """Runs the two graphs of SAM.
+
+    `encode` takes the resized (not padded, not normalised) image and returns the image embedding in
+    the backend's own array type; `decode` takes that embedding and a batch of prompts in the decoder
+    ONNX contract (DESIGN.md decision 6) and returns the outputs of all mask tokens.
+    """
+
+    name: str = "base"
+    image_format: str = "RGB"
+    mask_threshold: float = 0.0
+
+    def __init__(self, config: SamConfig) -> None:
+        self.config = config
+
+    @property
+    def image_size(self) -> int:
+        """Side S of the square, padded encoder input."""
+        return self.config.image_size
+
+    @property
+    def embedding_size(self) -> int:
+        return self.config.embedding_size
+
+    @property
+    def low_res_size(self) -> int:
+        return self.config.low_res_size
+
+    @property
+    @abstractmethod
+    def device(self) -> Any:
+        """Where the backend computes (a torch.device for torch, a string otherwise)."""
+
+    @property
+    @abstractmethod
+    def precision(self) -> str:
+        """fp32, fp16, bf16, int8 or fp8."""
+
+    @abstractmethod
+    def encode(self, images: Any) -> Any:
+        """Bx3xhxw resized image, uint8 (or float 0-255), max(h, w) == S -> Bx256xgxg embedding."""
+
+    @abstractmethod
+    def decode(
+        self,
+        embeddings: Any,
+        point_coords: np.ndarray,
+        point_labels: np.ndarray,
+        mask_input: np.ndarray,
+        has_mask_input: np.ndarray,
+    ) -> tuple[Any, Any]:
+        """One image's embedding (1x256xgxg) and B prompts -> (iou BxT, low-res logits BxTxsxs).
+
+        point_coords BxNx2 float32 in the resized-image frame (box corners included, labels 2/3),
+        point_labels BxN float32 in {-1, 0, 1, 2, 3}, mask_input Bx1xsxs float32, has_mask_input B.
+        T = num_multimask_outputs + 1 (token 0 is the single-mask output).
+        """
+
+    def describe(self) -> dict[str, str]:
+        return {"backend": self.name, "device": str(self.device), "precision": self.precision}
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """numpy array or (possibly CUDA) torch tensor -> numpy array on the host."""
+    if isinstance(x, np.ndarray):
+        return x
+    return x.detach().cpu().numpy()
