@@ -64,3 +64,18 @@ class ResizeLongestSide:
         """...x4 XYXY tensor -> Kx4 in the resized frame."""
         return self.apply_coords_torch(boxes.reshape(-1, 2, 2), original_size).reshape(-1, 4)
 
+
+
+def pad_to_square(images: np.ndarray, image_size: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Bx3xhxw uint8 -> (Bx3xSxS zero-padded bottom/right, Bx2 int32 (h, w)): the encoder graph's inputs.
+
+    `out` may be a preallocated (e.g. pinned) Bx3xSxS uint8 buffer to fill.
+    """
+    b, c, h, w = images.shape
+    if out is None:
+        out = np.zeros((b, c, image_size, image_size), np.uint8)
+    else:
+        out[:, :, h:, :] = 0
+        out[:, :, :h, w:] = 0
+    out[:, :, :h, :w] = images
+    return out, np.tile(np.array([[h, w]], np.int32), (b, 1))

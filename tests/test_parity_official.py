@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from segment_anything import SamPredictor as OfficialPredictor
@@ -11,44 +10,10 @@ from segment_anything import sam_model_registry as official_registry
 from sam_trt import SamPredictor, sam_model_registry
 
 from .conftest import mask_iou, photo
+from .parity import assert_same_outputs, check_prompt_matrix, prompt_matrix, relative_error
 
 SIZES = [(720, 1280), (1500, 2250), (32, 48)]
 PHOTOS = ["astronaut", "coffee", "chelsea"]
-
-
-def prompt_matrix(h: int, w: int) -> dict[str, dict]:
-    """The prompt cases of the parity checklist, in pixels of an HxW image."""
-    def pt(fx: float, fy: float) -> list[float]:
-        return [fx * (w - 1), fy * (h - 1)]
-
-    box = np.array([*pt(0.2, 0.25), *pt(0.7, 0.8)])
-    return {
-        "one_point_multimask": dict(point_coords=np.array([pt(0.5, 0.5)]), point_labels=np.array([1])),
-        "one_point_single": dict(point_coords=np.array([pt(0.4, 0.6)]), point_labels=np.array([1]),
-                                 multimask_output=False),
-        "points_with_negatives": dict(point_coords=np.array([pt(0.3, 0.3), pt(0.6, 0.4), pt(0.8, 0.9)]),
-                                      point_labels=np.array([1, 0, 1]), multimask_output=False),
-        "box": dict(box=box, multimask_output=False),
-        "box_multimask": dict(box=box),
-        "box_and_point": dict(box=box, point_coords=np.array([pt(0.45, 0.5)]), point_labels=np.array([0]),
-                              multimask_output=False),
-        "logits": dict(point_coords=np.array([pt(0.5, 0.5)]), point_labels=np.array([1]), return_logits=True),
-    }
-
-
-def assert_same_outputs(official_out, our_out, return_logits: bool = False) -> None:
-    (m1, s1, l1), (m2, s2, l2) = official_out, our_out
-    assert m1.shape == m2.shape and s1.shape == s2.shape and l1.shape == l2.shape
-    assert np.abs(s1 - s2).max() <= 1e-3
-    assert np.abs(l1 - l2).max() <= 1e-3 * max(1.0, float(np.abs(l1).max()))
-    if return_logits:
-        m1, m2 = m1 > 0, m2 > 0
-    ious = mask_iou(m1, m2)
-    assert ious.mean() >= 0.999 and ious.min() >= 0.99, ious
-
-
-def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm())
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -62,15 +27,7 @@ def test_predictor_matches_official(model_pair, size):
     assert predictor.input_size == reference.input_size and predictor.original_size == reference.original_size
     assert relative_error(predictor.get_image_embedding(), reference.get_image_embedding()) <= 1e-4
 
-    for case, kwargs in prompt_matrix(*size).items():
-        expected = reference.predict(**kwargs)
-        got = predictor.predict(**kwargs)
-        assert_same_outputs(expected, got, kwargs.get("return_logits", False)), case
-        # Refinement: feed the best low-res logits back as mask_input.
-        best = int(np.argmax(expected[1]))
-        kwargs = {**kwargs, "mask_input": expected[2][best : best + 1]}
-        assert_same_outputs(reference.predict(**kwargs), predictor.predict(**kwargs),
-                            kwargs.get("return_logits", False))
+    check_prompt_matrix(reference, predictor, size)
 
 
 def test_bgr_input_matches_official(model_pair):

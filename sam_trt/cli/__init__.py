@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import SamTrtError
-from . import info, segment
+from . import export, info, segment
 
-VERBS = (info, segment)
+VERBS = (export, info, segment)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..config import MODEL_CONFIGS
+from ..runtime.loader import BACKENDS
 
 
 def parse_point(text: str) -> tuple[float, float, int]:
@@ -33,21 +35,23 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model-type", choices=["default", *MODEL_CONFIGS], default="vit_b",
-                       help="architecture of --checkpoint (default: vit_b)")
-    group.add_argument("--checkpoint", required=True, help="official SAM checkpoint (.pth or .safetensors)")
+    group.add_argument("--checkpoint", required=True,
+                       help="official SAM checkpoint (.pth/.safetensors) or an export folder from sam-trt export")
+    group.add_argument("--model-type", choices=["default", *MODEL_CONFIGS], default=None,
+                       help="architecture of --checkpoint (default: read from the checkpoint's shapes)")
+    group.add_argument("--backend", choices=BACKENDS, default="auto",
+                       help="auto: ort for an export folder, torch for a checkpoint")
     group.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if available)")
 
 
 def load_predictor(args: Any) -> Any:
     """A SamPredictor for the model options of `add_model_args`."""
-    import torch
-
-    from ..modeling import build_sam_from_config
     from ..predictor import SamPredictor
-    from ..runtime.torch_backend import TorchBackend
+    from ..runtime.loader import load_backend
 
-    model_type = "vit_h" if args.model_type == "default" else args.model_type
-    sam = build_sam_from_config(MODEL_CONFIGS[model_type], args.checkpoint, model_type=model_type)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return SamPredictor(TorchBackend(sam, device=device))
+    options = {}
+    if Path(args.checkpoint).is_file():
+        import torch
+
+        options["device"] = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return SamPredictor(load_backend(args.checkpoint, backend=args.backend, model_type=args.model_type, **options))

@@ -124,16 +124,17 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: BxHxWxC -> BxHxWxC."""
         b, h, w, _ = x.shape
-        # 3 x (B*heads) x HW x head_dim
-        qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
+        # 3 x B x heads x HW x head_dim (4-D, as SDPA's ONNX export requires)
+        q, k, v = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
         bias = None
         if self.use_rel_pos:
             # The relative-position terms use the unscaled q (as the reference does).
-            bias = decomposed_rel_pos_bias(q, self.rel_pos_h, self.rel_pos_w, (h, w), (h, w))
+            flat_q = q.reshape(b * self.num_heads, h * w, -1)
+            bias = decomposed_rel_pos_bias(flat_q, self.rel_pos_h, self.rel_pos_w, (h, w), (h, w))
+            bias = bias.reshape(b, self.num_heads, h * w, h * w)
         # softmax(q*scale @ k^T + bias) @ v; SDPA's default scale is head_dim^-0.5 == self.scale.
         x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        x = x.view(b, self.num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1)
+        x = x.permute(0, 2, 1, 3).reshape(b, h, w, -1)
         return self.proj(x)
 
 

@@ -62,6 +62,32 @@ class Sam(nn.Module):
 
         return upscale_masks(masks, self.image_encoder.img_size, input_size, original_size)
 
+    def decode_prompts(
+        self,
+        image_embeddings: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+        dense_pe: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder contract (DESIGN.md decision 6), branch-free so it exports as one graph.
+
+        image_embeddings 1xCxgxg (broadcast over prompts), point_coords BxNx2 (resized-image pixels),
+        point_labels BxN in {-1,0,1,2,3}, mask_input Bx1xsxs, has_mask_input B
+        -> iou predictions BxT and low-res logits BxTxsxs for all T mask tokens.
+        """
+        prompt_encoder = self.prompt_encoder
+        sparse = prompt_encoder.embed_labeled_points(point_coords, point_labels)
+        has_mask = has_mask_input.reshape(-1, 1, 1, 1).to(sparse.dtype)
+        no_mask = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+        # has_mask is 0 or 1, so this equals the reference's either/or exactly.
+        dense = has_mask * prompt_encoder.embed_masks(mask_input) + (1 - has_mask) * no_mask
+        if dense_pe is None:
+            dense_pe = prompt_encoder.get_dense_pe()
+        low_res, iou = self.mask_decoder.predict_masks(image_embeddings, dense_pe, sparse, dense)
+        return iou, low_res
+
     @torch.no_grad()
     def forward(self, batched_input: list[dict[str, Any]], multimask_output: bool) -> list[dict[str, torch.Tensor]]:
         """Official end-to-end batch path: a list of per-image dicts (see the official `Sam.forward`)."""

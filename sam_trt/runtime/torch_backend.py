@@ -73,20 +73,10 @@ class TorchBackend(SamBackend):
         mask_input: Any,
         has_mask_input: Any,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        prompt_encoder = self.sam.prompt_encoder
-        coords, labels = self._tensor(point_coords), self._tensor(point_labels)
-        has_mask = self._tensor(has_mask_input)
-        batch = coords.shape[0]
         with self._autocast():
-            sparse = prompt_encoder.embed_labeled_points(coords, labels)
-            no_mask = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
-            grid = self.embedding_size
-            dense = no_mask.expand(batch, -1, grid, grid)
-            if bool((has_mask > 0).any()):
-                masked = prompt_encoder.embed_masks(self._tensor(mask_input))
-                dense = torch.where(has_mask.reshape(-1, 1, 1, 1) > 0, masked, dense)
-            low_res, iou = self.sam.mask_decoder.predict_masks(
-                self._tensor(embeddings), self.dense_pe(), sparse, dense
+            iou, low_res = self.sam.decode_prompts(
+                self._tensor(embeddings), self._tensor(point_coords), self._tensor(point_labels),
+                self._tensor(mask_input), self._tensor(has_mask_input), self.dense_pe(),
             )
         return iou.float(), low_res.float()
 

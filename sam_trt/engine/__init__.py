@@ -1,0 +1,1 @@
+"""ONNX -> TensorRT plan: TensorRT import, optimization profiles, builder."""

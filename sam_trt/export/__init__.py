@@ -1,0 +1,1 @@
+"""torch -> ONNX: graph wrappers, exporter, manifest, checks."""
