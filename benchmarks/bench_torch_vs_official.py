@@ -38,7 +38,7 @@ def main() -> None:
     point = dict(point_coords=np.array([[640, 300]]), point_labels=np.array([1]), multimask_output=True)
 
     set_times: dict[str, list[float]] = {name: [] for name in systems}
-    for name, predictor in systems.items():  # warm-up, untimed
+    for predictor in systems.values():  # warm-up, untimed
         predictor.set_image(image)
     for _ in range(args.repeats):
         for name, predictor in systems.items():
