@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .config import MODEL_CONFIGS, SamConfig
+from .config import KNOWN_CONFIGS, SamConfig
 from .errors import CheckpointError
 
 _PREFIXES = ("image_encoder.", "prompt_encoder.", "mask_decoder.")
@@ -88,7 +88,7 @@ def describe_encoder(state: dict[str, torch.Tensor]) -> dict[str, int]:
 def guess_model_type(state: dict[str, torch.Tensor]) -> str | None:
     """Name of the registry config whose encoder matches the state dict, if any."""
     info = describe_encoder(state)
-    for name, config in MODEL_CONFIGS.items():
+    for name, config in KNOWN_CONFIGS.items():
         if info.get("embed_dim") == config.encoder_embed_dim and info.get("depth") == config.encoder_depth:
             return name
     return None

@@ -59,3 +59,20 @@ VIT_L = SamConfig(1024, 24, 16, (5, 11, 17, 23))
 VIT_H = SamConfig(1280, 32, 16, (7, 15, 23, 31))
 
 MODEL_CONFIGS: dict[str, SamConfig] = {"vit_h": VIT_H, "vit_l": VIT_L, "vit_b": VIT_B}
+
+# The bundled demo model (sam_trt/demo): SAM's modules, small, trained on the project's generated scenes.
+DEMO_CONFIG = SamConfig(
+    encoder_embed_dim=128,
+    encoder_depth=6,
+    encoder_num_heads=4,
+    encoder_global_attn_indexes=(2, 5),
+    image_size=256,
+    window_size=8,
+    prompt_embed_dim=128,
+    decoder_mlp_dim=512,
+    decoder_num_heads=4,
+    iou_head_hidden_dim=128,
+)
+
+# Every named architecture: the official ones plus the demo (used to recognise checkpoints).
+KNOWN_CONFIGS: dict[str, SamConfig] = {**MODEL_CONFIGS, "demo": DEMO_CONFIG}

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sam_trt.cli import main
-from sam_trt.config import MODEL_CONFIGS
+from sam_trt.config import KNOWN_CONFIGS
 from sam_trt.modeling import build_sam_from_config
 
 from .conftest import SMALL_256
@@ -21,7 +21,7 @@ from .official_reference import randomize_
 @pytest.fixture
 def tiny_checkpoint(tmp_path_factory, monkeypatch):
     """A small model registered as --model-type tiny for the duration of a test."""
-    monkeypatch.setitem(MODEL_CONFIGS, "tiny", SMALL_256)
+    monkeypatch.setitem(KNOWN_CONFIGS, "tiny", SMALL_256)
     torch.manual_seed(0)
     sam = build_sam_from_config(SMALL_256)
     randomize_(sam)

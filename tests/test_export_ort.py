@@ -209,12 +209,12 @@ def test_load_backend_routes_sources(small_export, tmp_path):
 
 def test_cli_export_end_to_end(tmp_path, monkeypatch, capsys):
     from sam_trt.cli import main
-    from sam_trt.config import MODEL_CONFIGS
+    from sam_trt.config import KNOWN_CONFIGS
     from sam_trt.modeling import build_sam_from_config
 
     from .conftest import SMALL_256
 
-    monkeypatch.setitem(MODEL_CONFIGS, "tiny", SMALL_256)
+    monkeypatch.setitem(KNOWN_CONFIGS, "tiny", SMALL_256)
     checkpoint = tmp_path / "tiny.pth"
     torch.save(build_sam_from_config(SMALL_256).state_dict(), checkpoint)
     out = tmp_path / "exports" / "tiny"

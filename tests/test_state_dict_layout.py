@@ -29,7 +29,7 @@ def test_state_dict_matches_official(model_type):
 
 
 def test_registry_keys_and_default():
-    assert set(sam_model_registry) == {"default", "vit_h", "vit_l", "vit_b"}
+    assert set(sam_model_registry) == {"default", "vit_h", "vit_l", "vit_b", "demo"}
     assert sam_model_registry["default"] is sam_model_registry["vit_h"]
 
 

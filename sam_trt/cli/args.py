@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..config import MODEL_CONFIGS
+from ..config import KNOWN_CONFIGS
 from ..runtime.loader import BACKENDS
 
 
@@ -35,12 +35,13 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--checkpoint", required=True,
-                       help="official SAM checkpoint (.pth/.safetensors) or an export folder from sam-trt export")
-    group.add_argument("--model-type", choices=["default", *MODEL_CONFIGS], default=None,
+    group.add_argument("--checkpoint", default="demo",
+                       help="'demo' (the bundled model, default), an official SAM checkpoint (.pth/.safetensors) "
+                            "or an export folder from sam-trt export")
+    group.add_argument("--model-type", choices=["default", *KNOWN_CONFIGS], default=None,
                        help="architecture of --checkpoint (default: read from the checkpoint's shapes)")
     group.add_argument("--backend", choices=BACKENDS, default="auto",
-                       help="auto: ort for an export folder, torch for a checkpoint")
+                       help="auto: ort for an export folder and the demo, torch for a checkpoint")
     group.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if available)")
 
 
@@ -50,8 +51,30 @@ def load_predictor(args: Any) -> Any:
     from ..runtime.loader import load_backend
 
     options = {}
-    if Path(args.checkpoint).is_file():
+    if args.backend == "torch" or Path(args.checkpoint).is_file():
         import torch
 
         options["device"] = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return SamPredictor(load_backend(args.checkpoint, backend=args.backend, model_type=args.model_type, **options))
+    backend = load_backend(args.checkpoint, backend=args.backend, model_type=args.model_type, **options)
+    print(f"model {args.checkpoint} on {backend.name} ({backend.device}, {backend.precision})")
+    return SamPredictor(backend)
+
+
+def read_prompt_file(path: str | Path) -> tuple[list[tuple[float, float, int]], tuple[float, ...] | None]:
+    """JSON {"points": [[x, y, label], ...], "box": [x0, y0, x1, y1]} (both optional) -> (points, box)."""
+    import json
+
+    from ..errors import InputError
+
+    try:
+        data = json.loads(Path(path).read_text())
+        points = [(float(p[0]), float(p[1]), int(p[2]) if len(p) > 2 else 1) for p in data.get("points", [])]
+        box = tuple(float(v) for v in data["box"]) if data.get("box") is not None else None
+    except FileNotFoundError:
+        raise InputError(f"prompt file not found: {path}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise InputError(f"{path} is not a valid prompt file ({exc}); expected "
+                         '{"points": [[x, y, label], ...], "box": [x0, y0, x1, y1]}') from None
+    if box is not None and len(box) != 4:
+        raise InputError(f"{path}: box must have 4 numbers x0, y0, x1, y1, got {len(box)}")
+    return points, box

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import MODEL_CONFIGS
+from ..config import KNOWN_CONFIGS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export the encoder and decoder of a checkpoint to ONNX")
     parser.add_argument("--checkpoint", required=True, help="SAM checkpoint (.pth or .safetensors)")
-    parser.add_argument("--model-type", choices=["default", *MODEL_CONFIGS], default=None,
+    parser.add_argument("--model-type", choices=["default", *KNOWN_CONFIGS], default=None,
                         help="architecture of --checkpoint (default: read from the checkpoint's shapes)")
     parser.add_argument("--output", required=True, help="export folder to create")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 20)")

@@ -7,7 +7,7 @@ import importlib.util
 import platform
 
 from .. import __version__
-from ..config import MODEL_CONFIGS
+from ..config import KNOWN_CONFIGS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def _installed(module: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     print(f"sam-trt {__version__} (Python {platform.python_version()}, {platform.machine()})")
-    for name, config in MODEL_CONFIGS.items():
+    for name, config in KNOWN_CONFIGS.items():
         print(f"  model {name}: embed {config.encoder_embed_dim}, depth {config.encoder_depth}, "
               f"input {config.image_size}px, embedding {config.embedding_size}x{config.embedding_size}")
     backends = {

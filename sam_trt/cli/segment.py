@@ -9,15 +9,18 @@ import numpy as np
 from ..errors import InputError
 from ..files import read_image_rgb, write_image
 from ..visualize import draw_prompts, overlay_masks
-from .args import add_model_args, load_predictor, parse_box, parse_point
+from .args import add_model_args, load_predictor, parse_box, parse_point, read_prompt_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("segment", help="segment an image from clicks or a box, write an overlay PNG")
-    parser.add_argument("--image", required=True, help="input image (PNG, JPEG, ...)")
+    parser.add_argument("--image", default=None,
+                        help="input image (PNG, JPEG, ...); default: the bundled sample scene with its prompts")
     parser.add_argument("--point", type=parse_point, action="append", default=[], metavar="X,Y[,LABEL]",
                         help="a click in pixels; label 1 foreground (default) or 0 background; repeatable")
     parser.add_argument("--box", type=parse_box, default=None, metavar="X0,Y0,X1,Y1", help="a box prompt")
+    parser.add_argument("--prompts", default=None,
+                        help='JSON file {"points": [[x, y, label], ...], "box": [x0, y0, x1, y1]}')
     parser.add_argument("--output", default="segment.png", help="overlay PNG to write (default: segment.png)")
     parser.add_argument("--mask-output", default=None, help="also write the binary mask as a PNG (0/255)")
     add_model_args(parser)
@@ -25,8 +28,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..demo import SAMPLE_IMAGE, SAMPLE_PROMPTS
+
+    if args.image is None:
+        args.image = SAMPLE_IMAGE
+        if not args.point and args.box is None and args.prompts is None:
+            args.prompts = SAMPLE_PROMPTS
+    if args.prompts is not None:
+        points, box = read_prompt_file(args.prompts)
+        args.point = args.point + points
+        args.box = args.box if args.box is not None else box
     if not args.point and args.box is None:
-        raise InputError("give at least one --point x,y or a --box x0,y0,x1,y1")
+        raise InputError("give at least one --point x,y, a --box x0,y0,x1,y1 or --prompts FILE")
     image = read_image_rgb(args.image)
     predictor = load_predictor(args)
     predictor.set_image(image)

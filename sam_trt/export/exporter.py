@@ -14,6 +14,7 @@ import torch
 
 from .. import __version__
 from ..errors import InputError
+from ..files import current_umask
 from ..modeling.sam import Sam
 from .graphs import DECODER_INPUTS, DECODER_OUTPUTS, ENCODER_INPUTS, ENCODER_OUTPUTS, DecoderGraph, EncoderGraph
 from .manifest import ENCODER_INPUT_FORMAT, sha256_file, write_manifest
@@ -31,10 +32,12 @@ def export_model(
     opset: int = DEFAULT_OPSET,
     overwrite: bool = False,
     log: Any = print,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Export `sam` to output/{encoder.onnx, decoder.onnx, manifest.json}; returns the folder.
 
     The folder appears whole or not at all: everything is written to a sibling temp folder first.
+    `metadata` adds fields to the manifest.
     """
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not overwrite:
@@ -45,6 +48,7 @@ def export_model(
     sam = sam.eval().to("cpu")
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; give the folder the usual mode
     try:
         graphs = {}
         for name, build in (("encoder", _export_encoder), ("decoder", _export_decoder)):
@@ -64,6 +68,7 @@ def export_model(
             "opset": opset,
             "precision": "fp32",
             "graphs": graphs,
+            **(metadata or {}),
         })
         if output.exists():
             shutil.rmtree(output)

@@ -87,6 +87,13 @@ def _registry_builder(name: str) -> Callable[..., Sam]:
     return build
 
 
+def build_sam_demo(checkpoint: str | Path | None = None) -> Sam:
+    """The bundled demo model (small, trained on generated scenes); its weights ship with sam-trt."""
+    from ..demo import DEMO_CONFIG, DEMO_WEIGHTS
+
+    return build_sam_from_config(DEMO_CONFIG, checkpoint or DEMO_WEIGHTS, model_type="demo")
+
+
 build_sam_vit_h = _registry_builder("vit_h")
 build_sam_vit_l = _registry_builder("vit_l")
 build_sam_vit_b = _registry_builder("vit_b")
@@ -97,7 +104,8 @@ sam_model_registry: dict[str, Callable[..., Sam]] = {
     "vit_h": build_sam_vit_h,
     "vit_l": build_sam_vit_l,
     "vit_b": build_sam_vit_b,
+    "demo": build_sam_demo,
 }
 
-__all__ = ["build_sam", "build_sam_from_config", "build_sam_vit_b", "build_sam_vit_h", "build_sam_vit_l",
-           "sam_model_registry"]
+__all__ = ["build_sam", "build_sam_demo", "build_sam_from_config", "build_sam_vit_b", "build_sam_vit_h",
+           "build_sam_vit_l", "sam_model_registry"]

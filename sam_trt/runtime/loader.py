@@ -12,13 +12,21 @@ BACKENDS = ("auto", "torch", "ort", "trt")
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
 
 
-def load_backend(source: Any, backend: str = "auto", model_type: str | None = None, **options: Any) -> SamBackend:
-    """A backend for `source`: an export folder (ort), a checkpoint path (torch, with `model_type`,
-    guessed from the weights when omitted), or a torch `Sam`. `options` go to the backend's constructor
-    (torch: device, precision; ort: providers, threads, graph_optimization, verify_checksums).
+DEMO = "demo"
+
+
+def load_backend(source: Any = DEMO, backend: str = "auto", model_type: str | None = None,
+                 **options: Any) -> SamBackend:
+    """A backend for `source`: "demo" (the bundled model), an export folder (ort), a checkpoint path
+    (torch, with `model_type`, read from the weights when omitted), or a torch `Sam`. `options` go to the
+    backend's constructor (torch: device, precision; ort: providers, threads, graph_optimization,
+    verify_checksums). With backend "auto": ort for export folders and the demo (torch if onnxruntime is
+    missing), torch for checkpoints and models.
     """
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if isinstance(source, str) and source == DEMO:
+        return _demo_backend(backend, **options)
     from_model = _torch_model(source)
     if from_model is not None:
         return _torch_backend(from_model, backend, **options)
@@ -68,16 +76,30 @@ def _torch_backend(sam: Any, backend: str, **options: Any) -> SamBackend:
 def build_from_checkpoint(path: Path, model_type: str | None) -> tuple[Any, str]:
     """(Sam, model type) from a checkpoint; the type is read off the weights when not given."""
     from ..checkpoint import guess_model_type, read_state_dict
-    from ..config import MODEL_CONFIGS
+    from ..config import KNOWN_CONFIGS
     from ..modeling import build_sam_from_config
 
     if model_type is None:
         model_type = guess_model_type(read_state_dict(path))
         if model_type is None:
             raise BackendError(f"could not tell the model type of {path}; pass model_type= "
-                               f"(one of {', '.join(MODEL_CONFIGS)})")
+                               f"(one of {', '.join(KNOWN_CONFIGS)})")
     if model_type == "default":
         model_type = "vit_h"
-    if model_type not in MODEL_CONFIGS:
-        raise BackendError(f"unknown model type {model_type!r}; choose one of {', '.join(MODEL_CONFIGS)}")
-    return build_sam_from_config(MODEL_CONFIGS[model_type], path, model_type=model_type), model_type
+    if model_type not in KNOWN_CONFIGS:
+        raise BackendError(f"unknown model type {model_type!r}; choose one of {', '.join(KNOWN_CONFIGS)}")
+    return build_sam_from_config(KNOWN_CONFIGS[model_type], path, model_type=model_type), model_type
+
+
+def _demo_backend(backend: str, **options: Any) -> SamBackend:
+    import importlib.util
+
+    from ..demo import DEMO_EXPORT
+
+    if backend == "auto":
+        backend = "ort" if importlib.util.find_spec("onnxruntime") else "torch"
+    if backend == "torch":
+        from ..modeling import sam_model_registry
+
+        return _torch_backend(sam_model_registry[DEMO](), backend, **options)
+    return load_backend(DEMO_EXPORT, backend, **options)
