@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import SamTrtError
-from . import export, info, segment
+from . import bench, build, export, info, segment
 
-VERBS = (export, info, segment)
+VERBS = (export, info, segment, bench, build)
 
 
 def build_parser() -> argparse.ArgumentParser:

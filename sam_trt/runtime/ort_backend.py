@@ -21,7 +21,8 @@ class OrtBackend(SamBackend):
 
     threads: intra-op threads per session (None = onnxruntime's default, one per physical core, which
     measured fastest on a 2-core machine; see benchmarks/). graph_optimization: "all", "extended",
-    "basic" or "disable".
+    "basic" or "disable". spinning=False stops idle intra-op threads from spinning after each run
+    (lower latency for other work sharing a small CPU, e.g. torch in the same process; see benchmarks/).
     """
 
     name = "ort"
@@ -33,6 +34,7 @@ class OrtBackend(SamBackend):
         threads: int | None = None,
         graph_optimization: str = "all",
         verify_checksums: bool = False,
+        spinning: bool = True,
     ) -> None:
         ort = _import_onnxruntime()
         manifest = read_manifest(export_dir)
@@ -57,6 +59,8 @@ class OrtBackend(SamBackend):
         if graph_optimization not in levels:
             raise BackendError(f"graph_optimization must be one of {list(levels)}, got {graph_optimization!r}")
         options.graph_optimization_level = levels[graph_optimization]
+        if not spinning:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._providers = providers
         self.encoder = self._session(ort, "encoder", options, providers)
         self.decoder = self._session(ort, "decoder", options, providers)
