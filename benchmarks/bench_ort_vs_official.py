@@ -13,13 +13,21 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from segment_anything import SamPredictor as OfficialPredictor
-from segment_anything import sam_model_registry as official_registry
-from skimage import data
-from timing import bar_chart, machine, summarize, time_calls, write_results
+from timing import (
+    STAGES,
+    bar_chart,
+    machine,
+    same_weight_models,
+    sample_photo,
+    speedup_table,
+    summarize,
+    time_calls,
+    time_predictors,
+    write_results,
+)
 
-from sam_trt import SamPredictor, sam_model_registry
+from sam_trt import SamPredictor
 from sam_trt.export.exporter import export_model
 from sam_trt.prompts import pack_prompts
 from sam_trt.runtime.ort_backend import OrtBackend
@@ -33,15 +41,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
 
-    torch.manual_seed(0)
-    official_model = official_registry[args.model_type]()
-    our_model = sam_model_registry[args.model_type]()
-    our_model.load_state_dict(official_model.state_dict())
+    official_model, our_model = same_weight_models(args.model_type)
     export_dir = Path(tempfile.mkdtemp()) / args.model_type
     export_seconds = time_calls(lambda: export_model(our_model, export_dir, args.model_type, log=lambda _: None),
                                 repeats=1, warmup=0)[0]
-    image = np.ascontiguousarray(np.tile(data.astronaut(), (2, 3, 1))[:720, :1280])  # a 720x1280 photo
-    point = dict(point_coords=np.array([[640, 300]]), point_labels=np.array([1]), multimask_output=True)
+    image = sample_photo()
 
     # ONNX Runtime settings on the encoder, one set_image each after a warm-up.
     settings = {}
@@ -53,18 +57,8 @@ def main() -> None:
             del predictor
 
     systems = {"official": OfficialPredictor(official_model), "sam-trt ort": SamPredictor(OrtBackend(export_dir))}
-    set_times: dict[str, list[float]] = {name: [] for name in systems}
-    for predictor in systems.values():
-        predictor.set_image(image)
-    for _ in range(args.repeats):
-        for name, predictor in systems.items():
-            set_times[name] += time_calls(lambda p=predictor: p.set_image(image), repeats=1, warmup=0)
-    predict_times = {name: time_calls(lambda p=p: p.predict(**point), args.predict_repeats, warmup=2)
-                     for name, p in systems.items()}
-    stats = {name: {"set_image": summarize(set_times[name]), "predict": summarize(predict_times[name])}
-             for name in systems}
-    ratios = {stage: stats["official"][stage]["median_s"] / stats["sam-trt ort"][stage]["median_s"]
-              for stage in ("set_image", "predict")}
+    stats = time_predictors(systems, image, args.repeats, args.predict_repeats)
+    ratios, table = speedup_table(stats, "official", "sam-trt ort")
 
     # Decoder throughput: B prompts of one click each (+ padding point), decoder only.
     backend = systems["sam-trt ort"].backend
@@ -87,11 +81,7 @@ def main() -> None:
     lines = [f"# sam-trt ONNX Runtime backend vs official segment-anything ({args.model_type}, CPU)", "",
              f"Command: `python benchmarks/bench_ort_vs_official.py --model-type {args.model_type} "
              f"--repeats {args.repeats}`", f"Machine: {m['cpu']}, {m['cpu_count']} cores, torch {m['torch']}, "
-             f"onnxruntime {m.get('onnxruntime')}. Export took {export_seconds:.1f} s.", "",
-             "| stage | official median s | sam-trt ort median s | speed-up |", "|---|---|---|---|"]
-    for stage in ("set_image", "predict"):
-        lines.append(f"| {stage} | {stats['official'][stage]['median_s']:.4f} | "
-                     f"{stats['sam-trt ort'][stage]['median_s']:.4f} | {ratios[stage]:.2f}x |")
+             f"onnxruntime {m.get('onnxruntime')}. Export took {export_seconds:.1f} s.", "", *table]
     lines += ["", "ONNX Runtime settings, encoder `set_image` median s:", "", "| setting | median s |", "|---|---|"]
     lines += [f"| {k} | {v['median_s']:.3f} |" for k, v in settings.items()]
     lines += ["", "Decoder only (one click per prompt):", "", "| B | median s | prompts/s |", "|---|---|---|"]
@@ -99,7 +89,7 @@ def main() -> None:
     name = f"ort_vs_official_{args.model_type}"
     write_results(args.out, name, results, "\n".join(lines) + "\n")
     bar_chart(args.out / f"{name}.png", f"{args.model_type} on CPU: official vs sam-trt ort",
-              {stage: {s: stats[s][stage]["median_s"] for s in systems} for stage in ("set_image", "predict")})
+              {stage: {s: stats[s][stage]["median_s"] for s in systems} for stage in STAGES})
     print("\n".join(lines))
 
 

@@ -95,7 +95,7 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
         f"Command: `python benchmarks/precision_demo.py --repeats {args.repeats}` (variants built as "
         "`sam-trt build --onnx demo --precision P --output ENGINES --no-engine`: 64 generated calibration scenes).",
         f"Machine: {results['machine'].get('cpu', '?')}, load average {results['load_average'][0]:.2f} during the run "
-        "(a demo training run was going at nice 19). Weights sha256 "
+        "(other work on the machine raises it: compare variants within one run). Weights sha256 "
         f"`{(results['weights_sha256'] or '?')[:12]}`: the numbers are for these weights.",
         f"Held-out scenes: {results['scenes']} (the gate's; seed 9000017), {v['fp32']['objects']} objects.",
         "",
@@ -122,7 +122,7 @@ def markdown(results: dict, args: argparse.Namespace) -> str:
         "decides the kernels); these numbers show what a user of the ORT backend gets: ONNX Runtime fuses the Q/DQ "
         "around MatMul/Conv into integer kernels (the int8 encoder is faster) and has few FP16 CPU kernels (fp16 "
         "adds casts). The int8 files store INT8 weights (DequantizeLinear only, per output channel), hence their "
-        "size. The load average was high (training at nice 19): timings are noisy.",
+        "size.",
         "",
     ]
     return "\n".join(lines)

@@ -31,3 +31,55 @@ def write_results(out_dir: Path, name: str, results: dict, markdown: str) -> Non
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / f"{name}.md").write_text(markdown)
+
+
+def same_weight_models(model_type: str) -> tuple[Any, Any]:
+    """(official Sam, our Sam) with the same seeded random weights in the official layout."""
+    import torch
+    from segment_anything import sam_model_registry as official_registry
+
+    from sam_trt import sam_model_registry
+
+    torch.manual_seed(0)
+    official = official_registry[model_type]()
+    ours = sam_model_registry[model_type]()
+    ours.load_state_dict(official.state_dict())
+    return official, ours
+
+
+def sample_photo() -> Any:
+    """A 720x1280 RGB photograph (scikit-image's astronaut, tiled)."""
+    import numpy as np
+    from skimage import data
+
+    return np.ascontiguousarray(np.tile(data.astronaut(), (2, 3, 1))[:720, :1280])
+
+
+ONE_CLICK = {"point_coords": [[640, 300]], "point_labels": [1], "multimask_output": True}
+STAGES = ("set_image", "predict")
+
+
+def time_predictors(systems: dict[str, Any], image: Any, repeats: int, predict_repeats: int) -> dict[str, dict]:
+    """set_image (alternating between the systems, after an untimed warm-up) and one-click predict stats."""
+    import numpy as np
+
+    point = {k: np.array(v) if isinstance(v, list) else v for k, v in ONE_CLICK.items()}
+    set_times: dict[str, list[float]] = {name: [] for name in systems}
+    for predictor in systems.values():
+        predictor.set_image(image)
+    for _ in range(repeats):
+        for name, predictor in systems.items():
+            set_times[name] += time_calls(lambda p=predictor: p.set_image(image), repeats=1, warmup=0)
+    predict_times = {name: time_calls(lambda p=p: p.predict(**point), predict_repeats, warmup=2)
+                     for name, p in systems.items()}
+    return {name: {"set_image": summarize(set_times[name]), "predict": summarize(predict_times[name])}
+            for name in systems}
+
+
+def speedup_table(stats: dict[str, dict], baseline: str, candidate: str) -> tuple[dict[str, float], list[str]]:
+    """Median ratios baseline/candidate per stage, and the markdown table lines."""
+    ratios = {stage: stats[baseline][stage]["median_s"] / stats[candidate][stage]["median_s"] for stage in STAGES}
+    lines = [f"| stage | {baseline} median s | {candidate} median s | speed-up |", "|---|---|---|---|"]
+    lines += [f"| {stage} | {stats[baseline][stage]['median_s']:.4f} | {stats[candidate][stage]['median_s']:.4f} | "
+              f"{ratios[stage]:.2f}x |" for stage in STAGES]
+    return ratios, lines
