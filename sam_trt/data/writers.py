@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..metrics import mask_to_box
 from .scenes import generate_scene, generate_video, rng_for
 
 CATEGORY = {"id": 1, "name": "object", "supercategory": "shape"}
@@ -23,10 +24,8 @@ def encode_rle(mask: np.ndarray) -> dict:
 
 def mask_bbox(mask: np.ndarray) -> list[float]:
     """HxW bool -> COCO bbox [x, y, w, h] (pixel-edge extents)."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return [0.0, 0.0, 0.0, 0.0]
-    return [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+    x0, y0, x1, y1 = mask_to_box(mask)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:

@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from ..data import Scene, generate_scene, rng_for
+from ..metrics import farthest_from_boundary
 from ..modeling import Sam
-from .prompts import center_click, mask_boxes
+from .prompts import mask_boxes
 
 EVAL_SEED = 9_000_017  # held-out scene stream, never used for training (training uses the run's seed)
 SMALL_AREA = 32 * 32
@@ -71,7 +72,7 @@ def evaluate(sam: Sam, scenes: list[Scene]) -> dict[str, float]:
         rows["box"].append(ious[:, 0].cpu().numpy())
         best = iou[:, 1:].argmax(dim=1)
         rows["box_multi"].append(ious[:, 1:].gather(1, best[:, None])[:, 0].cpu().numpy())
-        clicks = torch.tensor([center_click(m) for m in scene.masks], device=device, dtype=torch.float32)
+        clicks = torch.tensor([farthest_from_boundary(m) for m in scene.masks], device=device, dtype=torch.float32)
         coords = torch.stack([clicks, torch.zeros_like(clicks)], dim=1)
         labels = torch.tensor([[1.0, -1.0]], device=device).expand(p, 2)
         logits, iou = _decode(sam, embedding, coords, labels)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import torch
 
 BOX_LABELS = (2.0, 3.0)
@@ -65,10 +63,3 @@ def error_clicks(pred_logits: torch.Tensor, target: torch.Tensor, generator: tor
     pts = (pts_low + torch.rand(pts_low.shape, generator=generator)) * scale - 0.5
     return pts, labels
 
-
-def center_click(mask: np.ndarray) -> tuple[float, float]:
-    """HxW bool -> (x, y) of the mask pixel farthest from the boundary (image borders count as boundary)."""
-    padded = np.pad(mask.astype(np.uint8), 1)
-    dist = cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1]
-    y, x = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return float(x), float(y)

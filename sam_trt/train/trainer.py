@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..config import DEMO_CONFIG, SamConfig
+from ..files import atomic_path
 from ..modeling import Sam, build_sam_from_config
 from .evaluate import eval_scenes, evaluate
 from .step import make_batch, train_losses
@@ -85,12 +85,6 @@ def weights_for_export(sam: Sam) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in sam.state_dict().items()}
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 class Trainer:
     """Builds or resumes a run in `opts.output`; `run(minutes=, steps=)` trains until a limit or SIGTERM."""
 
@@ -135,7 +129,8 @@ class Trainer:
         state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
                  "optimizer": self.optimizer.state_dict(), "step": self.step, "elapsed_s": self.elapsed,
                  "best_box": self.best_box, "torch_rng": torch.get_rng_state(), "options": asdict(self.opts)}
-        _atomic_write(self.out / "last.pt", lambda p: torch.save(state, p))
+        with atomic_path(self.out / "last.pt") as p:
+            torch.save(state, p)
 
     def _record(self, record: dict) -> None:
         with open(self.out / "metrics.jsonl", "a") as f:
@@ -167,10 +162,12 @@ class Trainer:
         from safetensors.torch import save_file
 
         weights = weights_for_export(self.ema)
-        _atomic_write(self.out / "best.safetensors", lambda p: save_file(weights, str(p)))
+        with atomic_path(self.out / "best.safetensors") as p:
+            save_file(weights, str(p))
         meta = {"config": self.config.to_dict(), "step": self.step, "minutes": round(self.elapsed / 60, 2),
                 "seed": self.opts.seed, "metrics": record, "options": asdict(self.opts)}
-        _atomic_write(self.out / "best.json", lambda p: p.write_text(json.dumps(meta, indent=2)))
+        with atomic_path(self.out / "best.json") as p:
+            p.write_text(json.dumps(meta, indent=2))
 
     # -- loop -------------------------------------------------------------------------------------------
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002
