@@ -49,8 +49,8 @@ class SamPredictor:
         image = check_image(image, image_format)
         if image_format != self.backend.image_format:
             image = image[..., ::-1]
-        resized = self.transform.apply_image(image)
-        self._set_resized_image(np.ascontiguousarray(resized.transpose(2, 0, 1))[None], image.shape[:2])
+        resized, _ = self.backend.preprocess(image)
+        self._set_resized_image(resized, image.shape[:2])
 
     def set_torch_image(self, transformed_image: torch.Tensor, original_image_size: tuple[int, ...]) -> None:
         """Embed a 1x3xhxw image already resized with `transform` (max(h, w) == image size)."""

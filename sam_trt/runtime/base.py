@@ -68,6 +68,17 @@ class SamBackend(ABC):
         T = num_multimask_outputs + 1 (token 0 is the single-mask output).
         """
 
+    def preprocess(self, image: np.ndarray) -> tuple[Any, tuple[int, int]]:
+        """HxWx3 uint8 in `image_format` -> (encoder input 1x3xhxw, (h, w)), resized so max(h, w) == S.
+
+        The reference path: Pillow bilinear on the host (bit-exact with the official package). Backends
+        that resize on their device override this; the result only has to be accepted by their `encode`.
+        """
+        from ..transforms import ResizeLongestSide
+
+        resized = ResizeLongestSide(self.image_size).apply_image(image)
+        return np.ascontiguousarray(resized.transpose(2, 0, 1))[None], (resized.shape[0], resized.shape[1])
+
     def describe(self) -> dict[str, str]:
         return {"backend": self.name, "device": str(self.device), "precision": self.precision}
 
