@@ -37,11 +37,12 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--checkpoint", default="demo",
                        help="'demo' (the bundled model, default), an official SAM checkpoint (.pth/.safetensors) "
-                            "or an export folder from sam-trt export")
+                            "or an export folder from sam-trt export, or an engines folder from sam-trt build")
     group.add_argument("--model-type", choices=["default", *KNOWN_CONFIGS], default=None,
                        help="architecture of --checkpoint (default: read from the checkpoint's shapes)")
     group.add_argument("--backend", choices=BACKENDS, default="auto",
-                       help="auto: ort for an export folder and the demo, torch for a checkpoint")
+                       help="auto: ort for an export folder and the demo, torch for a checkpoint, trt for an "
+                            "engines folder (ort on its export when the plans do not suit this machine)")
     group.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda if available)")
 
 

@@ -1,4 +1,4 @@
-"""Backends behind one interface: torch now; ONNX Runtime and TensorRT build on the same contract."""
+"""Backends behind one interface (base.SamBackend): torch, ONNX Runtime and TensorRT; load_backend picks one."""
 
 from .base import SamBackend, to_numpy
 

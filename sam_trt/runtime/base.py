@@ -84,7 +84,9 @@ class SamBackend(ABC):
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """numpy array or (possibly CUDA) torch tensor -> numpy array on the host."""
+    """numpy array, (possibly CUDA) torch tensor or array-like (e.g. a TrtEmbedding) -> numpy array on the host."""
     if isinstance(x, np.ndarray):
         return x
-    return x.detach().cpu().numpy()
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import BackendError
 from .base import SamBackend
+from .trt_plans import is_engines_folder
 
 BACKENDS = ("auto", "torch", "ort", "trt")
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors")
@@ -17,11 +18,13 @@ DEMO = "demo"
 
 def load_backend(source: Any = DEMO, backend: str = "auto", model_type: str | None = None,
                  **options: Any) -> SamBackend:
-    """A backend for `source`: "demo" (the bundled model), an export folder (ort), a checkpoint path
-    (torch, with `model_type`, read from the weights when omitted), or a torch `Sam`. `options` go to the
-    backend's constructor (torch: device, precision; ort: providers, threads, graph_optimization,
-    verify_checksums). With backend "auto": ort for export folders and the demo (torch if onnxruntime is
-    missing), torch for checkpoints and models.
+    """A backend for `source`: "demo" (the bundled model), an export folder (ort), an engines folder of
+    sam-trt build (trt), a checkpoint path (torch, with `model_type`, read from the weights when omitted), or a
+    torch `Sam`. `options` go to the backend's constructor (torch: device, precision, cuda_graphs; ort:
+    providers, threads, graph_optimization, verify_checksums; trt: precision, model_type, cuda_graphs). With
+    backend "auto": ort for export folders and the demo (torch if onnxruntime is missing), torch for
+    checkpoints and models, trt for an engines folder whose plans suit this GPU and TensorRT, else (with a
+    warning saying why) ort on the export folder the plans were built from.
     """
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -31,6 +34,8 @@ def load_backend(source: Any = DEMO, backend: str = "auto", model_type: str | No
     if from_model is not None:
         return _torch_backend(from_model, backend, **options)
     path = Path(source)
+    if path.is_dir() and not (path / "manifest.json").is_file() and is_engines_folder(path):
+        return _engines_backend(path, backend, model_type, **options)
     if path.is_dir():
         from ..export.manifest import MANIFEST
 
@@ -43,8 +48,8 @@ def load_backend(source: Any = DEMO, backend: str = "auto", model_type: str | No
             return OrtBackend(path, **options)
         if backend == "torch":
             raise BackendError(f"{path} holds ONNX files; the torch backend needs a checkpoint (.pth/.safetensors)")
-        raise BackendError("the trt backend needs engines built by sam-trt build, which this version does not have "
-                           "yet; use backend='ort' for this export folder")
+        raise BackendError(f"{path} is an export folder; the trt backend runs the engines folder that sam-trt build "
+                           f"makes from it: sam-trt build --onnx {path} --precision fp16 --output engines/")
     if path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:
         if backend not in ("auto", "torch"):
             raise BackendError(f"{path} is a checkpoint; the {backend} backend runs an export folder: "
@@ -103,3 +108,39 @@ def _demo_backend(backend: str, **options: Any) -> SamBackend:
 
         return _torch_backend(sam_model_registry[DEMO](), backend, **options)
     return load_backend(DEMO_EXPORT, backend, **options)
+
+
+def _engines_backend(path: Path, backend: str, model_type: str | None, **options: Any) -> SamBackend:
+    """trt on an engines folder; for "auto", ort on the plans' export folder when trt cannot run here."""
+    if backend not in ("auto", "trt"):
+        raise BackendError(f"{path} holds TensorRT engines; run them with backend='trt' (or 'auto'), or pass the "
+                           f"export folder they were built from to the {backend} backend")
+    from .trt_backend import TrtBackend
+
+    if backend == "trt":
+        return TrtBackend(path, model_type=model_type, **options)
+    try:
+        return TrtBackend(path, model_type=model_type, **options)
+    except BackendError as exc:
+        reason = str(exc)
+    import warnings
+
+    from ..engine.cache import read_sidecar
+    from .trt_plans import export_folder, find_plans, plan_folders
+
+    try:  # the plan the user asked for; else the first one
+        plan = find_plans(path, options.get("precision"), model_type)["encoder"]
+    except BackendError:
+        plan = sorted(plan_folders(path)[0].glob("*-encoder.plan"))[0]
+    try:
+        export = export_folder(read_sidecar(plan))
+    except BackendError:
+        export = None
+    if export is None:
+        raise BackendError(f"cannot run the engines in {path} ({reason.rstrip('.')}) and the export folder they "
+                           "were built from is gone; pass an export folder for the ort backend")
+    warnings.warn(f"not using TensorRT: {reason}; falling back to onnxruntime on {export}", stacklevel=3)
+    from .ort_backend import OrtBackend
+
+    ort_options = {k: v for k, v in options.items() if k in ("providers", "threads", "graph_optimization")}
+    return OrtBackend(export, **ort_options)
