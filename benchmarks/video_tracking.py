@@ -23,7 +23,7 @@ from timing import write_results  # noqa: E402
 from sam_trt.bench.machine import machine_info  # noqa: E402
 from sam_trt.data import generate_video, rng_for  # noqa: E402
 from sam_trt.runtime.loader import load_backend  # noqa: E402
-from sam_trt.video.evaluate import oracle_miou, track_clip, tracking_miou  # noqa: E402
+from sam_trt.video.evaluate import encode_clip, oracle_miou, track_clip, tracking_miou  # noqa: E402
 from sam_trt.video.tracker import TrackerOptions  # noqa: E402
 
 CLIPS = {  # name: (frames, objects per clip)
@@ -57,10 +57,7 @@ def main() -> None:
         rows = table.setdefault(clip_name, {})
         for seed in seeds:
             video = generate_video(rng_for(seed), num_frames=frames, num_objects=objects)
-            embeddings = []
-            for frame in video.frames:
-                image, input_size = backend.preprocess(frame)
-                embeddings.append((backend.encode(image), input_size))
+            embeddings = encode_clip(backend, video.frames)
             oracle = oracle_miou(backend, video.frames, video.masks, embeddings)
             rows.setdefault("per-frame GT box (oracle)", []).append(oracle)
             for name, options in VARIANTS.items():

@@ -12,7 +12,7 @@ from sam_trt.data import generate_video, rng_for
 from sam_trt.data.scenes import compose, finish_image, make_background, random_object
 from sam_trt.errors import InputError
 from sam_trt.metrics import mask_iou, mask_to_box
-from sam_trt.video.evaluate import oracle_miou, track_clip, tracking_ious, tracking_miou
+from sam_trt.video.evaluate import encode_clip, oracle_miou, track_clip, tracking_ious, tracking_miou
 from sam_trt.video.prompts import check_in_frame, objects_from_args, parse_prompts, read_prompts
 from sam_trt.video.tracker import Prompt, Tracker
 
@@ -59,10 +59,7 @@ def test_tracking_stays_near_the_decoders_ceiling_on_typical_clips(backend):
     tracked, ceiling = [], []
     for seed in HELD_OUT_SEEDS:
         video = generate_video(rng_for(seed), num_frames=CLIP_FRAMES, num_objects=CLIP_OBJECTS)
-        embeddings = []
-        for frame in video.frames:
-            image, input_size = backend.preprocess(frame)
-            embeddings.append((backend.encode(image), input_size))
+        embeddings = encode_clip(backend, video.frames)
         ceiling.append(oracle_miou(backend, video.frames, video.masks, embeddings))
         results = track_clip(backend, video.frames, video.masks[0], embeddings=embeddings)
         tracked.append(tracking_miou(results, video.masks))

@@ -19,14 +19,17 @@ def track_clip(backend: SamBackend, frames: np.ndarray, first_masks: dict[int, n
     tracker = Tracker(backend, options)
     for object_id, mask in sorted(first_masks.items()):
         tracker.add(object_id, Prompt(box=mask_to_box(mask)))
+    embeddings = embeddings if embeddings is not None else encode_clip(backend, frames)
+    return [tracker.step(embedding, frame.shape[:2], input_size)
+            for frame, (embedding, input_size) in zip(frames, embeddings)]
+
+
+def encode_clip(backend: SamBackend, frames: np.ndarray) -> list[tuple[Any, tuple[int, int]]]:
+    """TxHxWx3 uint8 RGB frames -> [(embedding 1xCxgxg, resized (h, w))] per frame, to reuse across runs."""
     out = []
-    for t, frame in enumerate(frames):
-        if embeddings is None:
-            image, input_size = backend.preprocess(frame)
-            embedding = backend.encode(image)
-        else:
-            embedding, input_size = embeddings[t]
-        out.append(tracker.step(embedding, frame.shape[:2], input_size))
+    for frame in frames:
+        image, input_size = backend.preprocess(frame)
+        out.append((backend.encode(image), input_size))
     return out
 
 
@@ -56,12 +59,8 @@ def oracle_miou(backend: SamBackend, frames: np.ndarray, truth: list[dict[int, n
     """The decoder's ceiling on a clip: every frame prompted afresh with each object's true box (no tracking);
     mean IoU over every (frame, visible object)."""
     ious = []
-    for t, frame in enumerate(frames):
-        if embeddings is None:
-            image, input_size = backend.preprocess(frame)
-            embedding = backend.encode(image)
-        else:
-            embedding, input_size = embeddings[t]
+    embeddings = embeddings if embeddings is not None else encode_clip(backend, frames)
+    for t, (frame, (embedding, input_size)) in enumerate(zip(frames, embeddings)):
         tracker = Tracker(backend)
         for object_id, mask in truth[t].items():
             tracker.add(object_id, Prompt(box=mask_to_box(mask)))
