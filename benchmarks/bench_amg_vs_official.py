@@ -151,7 +151,7 @@ def main() -> None:
     lines = [f"# Segment everything: sam-trt (ONNX Runtime) vs official segment-anything ({args.model}, CPU)", "",
              f"Command: `{command}`  ", f"Machine: {m['cpu']}, {m['cpu_count']} cores, torch {m.get('torch')} "
              f"({m.get('torch_threads')} threads), onnxruntime {m.get('onnxruntime')}; load average "
-             f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (other jobs shared the CPU).  ",
+             f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (the benchmark itself keeps 2 threads busy).  ",
              f"Image {image.shape[0]}x{image.shape[1]}, {points} points ({settings or 'generator defaults'}), "
              f"{args.repeats} timed runs a system, alternating.", "",
              "| system | median s | masks | masks/s | encoder s | decoder s | rest s |",
