@@ -53,6 +53,24 @@ def test_png_folders_official_layout_and_unreadable_file(folder, tmp_path, capsy
             assert int(fields[1]) == int((mask > 0).sum())
 
 
+@pytest.mark.parametrize("rle", [False, True])
+def test_overlay_picture_beside_each_result(folder, tmp_path, rle):
+    out = tmp_path / "ov"
+    extra = ["--convert-to-rle"] if rle else []
+    assert main(["amg", "--input", str(folder / "a.png"), "--output", str(out), "--overlay", *extra, *FAST]) == 0
+    picture = cv2.imread(str(out / "a.overlay.png"), cv2.IMREAD_COLOR)
+    original = cv2.imread(str(folder / "a.png"), cv2.IMREAD_COLOR)
+    assert picture.shape == original.shape
+    if rle:
+        masks = [mask_utils.decode(r["segmentation"]) for r in json.loads((out / "a.json").read_text())["annotations"]]
+    else:
+        masks = [cv2.imread(str(m), cv2.IMREAD_UNCHANGED) > 0 for m in (out / "a").glob("*.png")]
+    covered = np.any(masks, axis=0)
+    assert covered.any()
+    changed = np.abs(picture.astype(int) - original.astype(int)).sum(-1) > 0
+    assert changed[covered].mean() > 0.9  # the masks are coloured in
+
+
 def test_rle_json_sa1b_layout(folder, tmp_path):
     out = tmp_path / "rle"
     image = folder / "a.png"

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..files import atomic_path, current_umask
+from ..visualize import overlay_masks
 
 METADATA_HEADER = ("id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,"
                    "stability_score,crop_box_x0,crop_box_y0,crop_box_w,crop_box_h")
@@ -52,6 +53,19 @@ def write_sa1b_json(path: str | Path, records: list[dict[str, Any]], image: dict
         raise InputError(f"{path} already exists; pass --overwrite to replace it")
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps({"image": image, "annotations": records}))
+
+
+def records_overlay(image: np.ndarray, records: list[dict[str, Any]]) -> np.ndarray:
+    """HxWx3 uint8 RGB + generator records (binary masks or COCO RLE) -> RGB picture of every mask, coloured,
+    largest first so small masks stay visible on top."""
+    from pycocotools import mask as mask_utils
+
+    if not records:
+        return image.copy()
+    masks = np.stack([mask_utils.decode(r["segmentation"]).astype(bool) if isinstance(r["segmentation"], dict)
+                      else np.asarray(r["segmentation"], bool) for r in records])
+    order = np.argsort([-int(r["area"]) for r in records], kind="stable")
+    return overlay_masks(image, masks[order], alpha=0.45)
 
 
 @contextlib.contextmanager

@@ -41,6 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--extensions", default=None, metavar="EXT[,EXT...]",
                         help="only read files with these extensions, e.g. jpg,png (default: every file)")
     parser.add_argument("--overwrite", action="store_true", help="replace the results of earlier runs")
+    parser.add_argument("--overlay", action="store_true",
+                        help="also write <name>.overlay.png beside each result: every mask coloured over the image")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_args(parser)
     group = parser.add_argument_group("AMG Settings", "unset: the generator's default (for --checkpoint demo: the "
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..amg import DEMO_AMG_SETTINGS, SamAutomaticMaskGenerator
-    from ..amg.writers import write_mask_folder, write_sa1b_json
+    from ..amg.writers import records_overlay, write_mask_folder, write_sa1b_json
+    from ..files import write_image
 
     source, output = Path(args.input), Path(args.output)
     files = list_inputs(source, args.recursive, args.extensions, output.resolve())
@@ -120,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
             write_sa1b_json(target, records, info, overwrite=args.overwrite)
         else:
             write_mask_folder(target, records, overwrite=args.overwrite)
+        if args.overlay:
+            name = target.name[: -len(".json")] if args.convert_to_rle else target.name
+            write_image(target.with_name(name + ".overlay.png"), records_overlay(image[..., ::-1], records))
         done += 1
         masks += len(records)
     bar.close()
