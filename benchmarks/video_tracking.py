@@ -41,6 +41,7 @@ VARIANTS = {
     "max_area_jump 1.5": replace(DEFAULT, max_area_jump=1.5),
     "min_score 0.5": replace(DEFAULT, min_score=0.5),
     "no velocity": replace(DEFAULT, velocity=0.0),
+    "exit handling (--track-exits)": replace(DEFAULT, exit_fraction=0.3),
 }
 
 

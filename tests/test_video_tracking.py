@@ -14,7 +14,7 @@ from sam_trt.errors import InputError
 from sam_trt.metrics import mask_iou, mask_to_box
 from sam_trt.video.evaluate import encode_clip, oracle_miou, track_clip, tracking_ious, tracking_miou
 from sam_trt.video.prompts import check_in_frame, objects_from_args, parse_prompts, read_prompts
-from sam_trt.video.tracker import Prompt, Tracker
+from sam_trt.video.tracker import Prompt, Tracker, TrackerOptions
 
 pytest.importorskip("onnxruntime")
 
@@ -64,6 +64,26 @@ def test_tracking_stays_near_the_decoders_ceiling_on_typical_clips(backend):
         results = track_clip(backend, video.frames, video.masks[0], embeddings=embeddings)
         tracked.append(tracking_miou(results, video.masks))
     assert np.mean(tracked) >= 0.8 * np.mean(ceiling), (tracked, ceiling)
+
+
+def test_exit_handling_drops_objects_that_left_the_frame(backend):
+    # Held-out clip 707: its triangle leaves the frame at frame 6. Without exit handling the tracker keeps a
+    # mask on the background for the remaining 25 frames (benchmarks/video_tracking.py, "exit handling").
+    video = generate_video(rng_for(707), num_frames=CLIP_FRAMES, num_objects=CLIP_OBJECTS)
+    results = track_clip(backend, video.frames, video.masks[0], TrackerOptions(exit_fraction=0.3),
+                         encode_clip(backend, video.frames))
+    first_area = {k: m.sum() for k, m in video.masks[0].items()}
+    for t, frame in enumerate(results):
+        for r in frame:
+            truth = video.masks[t].get(r.object_id)
+            if truth is None:
+                assert not r.mask.any() and r.lost, (t, r.object_id)  # gone: nothing reported
+            elif truth.sum() >= 0.8 * first_area[r.object_id] and not _touches_border(truth):
+                assert not r.lost, (t, r.object_id)  # fully in view: still tracked
+
+
+def _touches_border(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
 def test_ids_stable_and_masks_follow_their_objects(tracked, clip):

@@ -60,6 +60,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                              "object, r resets, q quits")
     parser.add_argument("--png-masks", action="store_true", help="also write masks/NNNNNN.png (pixel = object id)")
     parser.add_argument("--no-overlay", action="store_true", help="do not write overlay.mp4")
+    parser.add_argument("--track-exits", action="store_true",
+                        help="treat objects whose box runs off the frame as gone until they come back across the "
+                             "edge (stops masks lingering after an object left; see README)")
     parser.add_argument("--realtime", action="store_true",
                         help="play a file or folder at its frame rate (or --fps) as if it were a camera: latest-frame "
                              "policy, so frames are dropped when tracking falls behind (live latency)")
@@ -197,9 +200,9 @@ def _track(args: argparse.Namespace, source: Any, backend: Any, objects: list, w
     from ..video.pipeline import FramePipeline
     from ..video.prompts import check_in_frame
     from ..video.sinks import VideoOutputs, latency_stats
-    from ..video.tracker import Tracker
+    from ..video.tracker import Tracker, TrackerOptions
 
-    tracker = Tracker(backend)
+    tracker = Tracker(backend, TrackerOptions(exit_fraction=0.3 if args.track_exits else None))
     pending = {o.object_id: sorted(o.keyframes.items()) for o in objects}
     outputs = VideoOutputs(args.output, fps=source.fps or args.fps or 30.0, png_masks=args.png_masks,
                            overlay=not args.no_overlay)

@@ -58,6 +58,10 @@ class TrackerOptions:
     Lost when the mask has < min_area px or predicted IoU < min_score (a user prompt is
     kept whatever its score); a lost object is searched for at its predicted box and re-acquired when
     predicted IoU >= reacquire_score and the area is within a factor `reacquire_area` of the last good one.
+    exit_fraction (None: off): a mask cut by the frame's edge is taken as the visible part of an object of its
+    usual size (the box is extended past that edge), so its box keeps moving as it leaves; once less than
+    this fraction of that box is inside the frame, the object has left: it is marked lost, searched for where
+    it left, and re-acquired only by a mask that touches the frame's edge (it comes back across the edge).
     """
 
     enlarge: float = 0.0
@@ -75,6 +79,7 @@ class TrackerOptions:
     exclusive: bool = True
     min_kept: float = 0.3
     max_area_jump: float = 2.0
+    exit_fraction: float | None = None
 
 
 @dataclass
@@ -103,6 +108,7 @@ class _Track:
     ref_size: np.ndarray | None = None  # slow averages of the box size and area (growth limits)
     ref_area: float = 0.0
     lost: bool = False
+    exited: bool = False  # lost by leaving the frame
 
 
 class Tracker:
@@ -222,6 +228,14 @@ class Tracker:
         region[max(int(y0 - m), 0): int(np.ceil(y1 + m)), max(int(x0 - m), 0): int(np.ceil(x1 + m))] = True
         return region
 
+    def _leaving(self, track: _Track, size: tuple[int, int]) -> bool:
+        """Whether the object's predicted box (last box moved by its velocity) is mostly outside the frame."""
+        if self.options.exit_fraction is None or track.center is None:
+            return False
+        lo, hi = track.center + track.velocity - track.size / 2, track.center + track.velocity + track.size / 2
+        inside = np.clip(np.minimum(hi, (size[1], size[0])) - np.maximum(lo, 0), 0, None).prod()
+        return bool(inside < self.options.exit_fraction * max(float(np.prod(track.size)), 1.0))
+
     def _choose_tokens(self, ids: list[int], prompts: list[tuple[Prompt, bool]], iou: np.ndarray) -> np.ndarray:
         """Token per object: the best predicted of the three multimask outputs for a lone user click (it is
         ambiguous), token 0 (the single-mask output) for everything else."""
@@ -237,12 +251,16 @@ class Tracker:
                 score: float, kept: float) -> TrackResult:
         opt = self.options
         area = float(mask.sum())
+        exits = not track.user and not track.lost and self._leaving(track, mask.shape)
         if track.user:
             ok = area >= opt.min_area
+        elif exits:
+            ok = False
         elif track.lost:
             ratio = area / track.last_area if track.last_area else 1.0  # never seen: any size
             ok = (area >= opt.min_area and score >= opt.reacquire_score and kept >= opt.min_kept
-                  and 1 / opt.reacquire_area <= ratio <= opt.reacquire_area)
+                  and 1 / opt.reacquire_area <= ratio <= opt.reacquire_area
+                  and (not track.exited or _touches_edge(mask)))
         else:
             ok = (area >= opt.min_area and score >= opt.min_score and kept >= opt.min_kept
                   and area <= opt.max_area_jump * track.ref_area)
@@ -250,12 +268,17 @@ class Tracker:
             if track.user:  # the user's prompt found nothing: search at its box (or points) from now on
                 track.center, track.size = _prompt_box(used[0])
                 track.user = False
-            elif track.lost:
+            elif exits:  # search where it left: its predicted box, clipped to the frame
+                track.exited = True
+                track.center, track.size = _inside_box(track.center + track.velocity, track.size, mask.shape)
+            elif track.lost and not track.exited:
                 track.center = track.center + track.velocity
             track.lost = True
             return TrackResult(track.object_id, np.zeros_like(mask), score, np.zeros(4), True)
         box = mask_to_box(mask)
         center, size = (box[:2] + box[2:]) / 2, box[2:] - box[:2]
+        if opt.exit_fraction is not None and track.ref_size is not None and not track.user and not track.lost:
+            center, size = _extend_past_edges(box, track.ref_size, mask.shape)
         if track.ref_size is None or track.user:
             track.ref_size, track.ref_area = size, area
         if not track.user and not track.lost:
@@ -264,7 +287,7 @@ class Tracker:
         track.ref_size = (1 - opt.smooth) * track.ref_size + opt.smooth * size
         track.ref_area = (1 - opt.smooth) * track.ref_area + opt.smooth * area
         track.center, track.size = center, size
-        track.lost, track.user = False, False
+        track.lost, track.user, track.exited = False, False, False
         track.mask, track.logits, track.last_area = mask, logits, area
         return TrackResult(track.object_id, mask, score, box, False)
 
@@ -276,3 +299,30 @@ def _prompt_box(prompt: Prompt) -> tuple[np.ndarray, np.ndarray]:
     pts = prompt.points[prompt.labels == 1] if (prompt.labels == 1).any() else prompt.points
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     return (lo + hi) / 2, np.maximum(hi - lo, 16.0)
+
+
+def _extend_past_edges(box: np.ndarray, ref_size: np.ndarray, frame: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(center, size) of an XYXY mask box, extended to `ref_size` past the frame edges it touches (the mask is
+    the visible part of an object partly outside the frame)."""
+    lo, hi = box[:2].astype(float).copy(), box[2:].astype(float).copy()
+    limit = np.array([frame[1], frame[0]], float)
+    for axis in (0, 1):
+        if hi[axis] - lo[axis] < ref_size[axis]:
+            if lo[axis] <= 1:
+                lo[axis] = hi[axis] - ref_size[axis]
+            elif hi[axis] >= limit[axis] - 1:
+                hi[axis] = lo[axis] + ref_size[axis]
+    return (lo + hi) / 2, hi - lo
+
+
+def _inside_box(center: np.ndarray, size: np.ndarray, frame: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(center, size) of the box clipped to the HxW frame (at least 8 px a side, against the nearest edge)."""
+    h, w = frame
+    lo = np.clip(center - size / 2, 0, (w - 8, h - 8))
+    hi = np.clip(center + size / 2, lo + 8, (w, h))
+    return (lo + hi) / 2, hi - lo
+
+
+def _touches_edge(mask: np.ndarray, margin: int = 2) -> bool:
+    """Whether an HxW mask has pixels within `margin` px of the frame's edge."""
+    return bool(mask[:margin].any() or mask[-margin:].any() or mask[:, :margin].any() or mask[:, -margin:].any())
