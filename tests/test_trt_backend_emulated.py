@@ -41,7 +41,7 @@ def _backend(tmp_path, monkeypatch, refuse_capture: bool = False, **options):
     trt = make_fake_trt(cudart)
     monkeypatch.setattr(cuda, "import_cudart", lambda: cudart)
     monkeypatch.setattr("sam_trt.runtime.trt_backend.import_tensorrt", lambda prefer=None: trt)
-    monkeypatch.setattr("sam_trt.runtime.trt_backend.running_target", lambda _: TARGET)
+    monkeypatch.setattr("sam_trt.runtime.trt_backend.machine_target", lambda flavour=None: TARGET)
     engines = write_plans(tmp_path, DEMO_EXPORT, RANGES, DEMO_CONFIG, TARGET)
     return TrtBackend(engines, **options), cudart
 

@@ -167,15 +167,15 @@ def test_sidecar_mismatch_is_refused_before_deserialising(trt, tmp_path, monkeyp
     engines = _fake_engines(tmp_path, Target(trt.__name__, str(trt.__version__), OTHER_GPU.gpu_name, "8.7"))
     opened = []
     monkeypatch.setattr(trt, "Runtime", lambda *a: opened.append(a))
-    monkeypatch.setattr("sam_trt.runtime.trt_backend.running_target",
-                        lambda t: Target(t.__name__, str(t.__version__), "NVIDIA H100 80GB HBM3", "9.0"))
+    monkeypatch.setattr("sam_trt.runtime.trt_backend.machine_target",
+                        lambda flavour=None: Target(trt.__name__, str(trt.__version__), "NVIDIA H100 80GB HBM3", "9.0"))
     with pytest.raises(BackendError) as err:
         TrtBackend(engines)
     message = str(err.value)
     assert "NVIDIA Jetson AGX Orin (sm 8.7)" in message and "NVIDIA H100 80GB HBM3 (sm 9.0)" in message
     assert "sam-trt build --onnx" in message and "\n" not in message
-    monkeypatch.setattr("sam_trt.runtime.trt_backend.running_target",
-                        lambda t: Target(t.__name__, "9.9", OTHER_GPU.gpu_name, "8.7"))
+    monkeypatch.setattr("sam_trt.runtime.trt_backend.machine_target",
+                        lambda flavour=None: Target(trt.__name__, "9.9", OTHER_GPU.gpu_name, "8.7"))
     with pytest.raises(BackendError, match=f"built with tensorrt_rtx {trt.__version__} but this machine runs"):
         TrtBackend(engines)
     assert not opened, "no plan may be deserialised before its sidecar is accepted"

@@ -139,7 +139,8 @@ class PacedSource(FrameSource):
 
 
 def load_video_backend(args: argparse.Namespace) -> Any:
-    """The backend of the model options: --engines (TensorRT, checked against this GPU first) or --checkpoint."""
+    """The backend of the model options: --engines (TensorRT only: plans for another GPU or TensorRT version are
+    refused, not replaced by ONNX Runtime as backend "auto" of load_backend would) or --checkpoint."""
     from ..runtime.loader import load_backend
 
     if args.engines is not None:
@@ -157,24 +158,16 @@ def load_video_backend(args: argparse.Namespace) -> Any:
 
 
 def check_engines(folder: str | Path) -> None:
-    """One-line BackendError unless every plan in `folder` was built for this GPU and TensorRT version."""
-    from ..engine.cache import Target, check_compatible, detect_gpu, read_sidecar, running_target
-    from ..engine.tensorrt_import import import_tensorrt
-    from ..runtime.trt_plans import plan_folders
+    """One-line InputError unless `folder` holds plans of sam-trt build (whether they suit this GPU and TensorRT
+    is checked by the trt backend, before it deserialises them)."""
+    from ..runtime.trt_plans import is_engines_folder
 
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"--engines {folder} is not a folder; give the output folder of sam-trt build")
-    plans = sorted(p for f in plan_folders(folder) for p in f.glob("*.plan"))
-    if not plans:
+    if not is_engines_folder(folder):
         raise InputError(f"--engines {folder} holds no TensorRT plans; build them: sam-trt build --onnx EXPORT "
                          "--precision fp16 --output engines/")
-    try:
-        running = running_target(import_tensorrt())
-    except BackendError:
-        running = Target("no TensorRT", "installed", *detect_gpu())
-    for plan in plans:
-        check_compatible(read_sidecar(plan), running, plan)
 
 
 @contextlib.contextmanager

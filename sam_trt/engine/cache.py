@@ -48,6 +48,20 @@ def running_target(trt: Any) -> Target:
     return Target(trt.__name__.split(".")[0], str(trt.__version__), name, cc)
 
 
+def machine_target(flavour: str | None = None) -> Target:
+    """What this machine runs, for a compatibility check: the TensorRT `flavour` a plan was built with when it
+    imports, else whichever flavour does, else a Target saying none is installed (the check still names both
+    sides instead of failing on the import)."""
+    from .tensorrt_import import import_tensorrt
+
+    for prefer in dict.fromkeys((flavour, None)):
+        try:
+            return running_target(import_tensorrt(prefer))
+        except BackendError:
+            continue
+    return Target("no TensorRT", "installed", *detect_gpu())
+
+
 def detect_gpu() -> tuple[str | None, str | None]:
     """(name, "major.minor") of CUDA device 0 through cuda-python, else torch; (None, None) without a GPU."""
     try:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.cache import check_compatible, running_target
+from ..engine.cache import check_compatible, machine_target
 from ..engine.tensorrt_import import import_tensorrt
 from ..errors import BackendError
 from ..transforms import pad_to_square
@@ -142,13 +142,13 @@ class TrtBackend(SamBackend):
                  device: int = 0, cuda_graphs: bool = False, graph_batch_sizes: Sequence[int] = (1, 2, 4, 8, 16),
                  graph_warmup: int = 1, embedding_slots: int = 4, log: Callable[[str], None] | None = None) -> None:
         cuda.import_cudart()
-        probe = import_tensorrt()
-        plans = find_plans(engines, precision, model_type, running_target(probe).folder_name())
+        plans = find_plans(engines, precision, model_type, machine_target().folder_name())
         sidecars = read_sidecars(plans)
-        trt = import_tensorrt(sidecars["encoder"]["tensorrt"]["flavour"])
-        running = running_target(trt)
+        flavour = sidecars["encoder"]["tensorrt"]["flavour"]
+        running = machine_target(flavour)
         for graph, plan in plans.items():  # before anything is deserialised
             check_compatible(sidecars[graph], running, plan)
+        trt = import_tensorrt(flavour)
         super().__init__(config_of(sidecars["encoder"], plans["encoder"]))
         self.plans, self.sidecars, self._device = plans, sidecars, cuda.require_device(device)
         self._log = log or (lambda message: None)
