@@ -62,7 +62,7 @@ def check_point_prompts(
         if bad.any():
             raise InputError(f"point label {labels[bad].flat[0]} is not one of {VALID_LABELS} "
                              "(1 foreground, 0 background, -1 padding, 2/3 box corners)")
-        _check_in_image(coords, image_size, "point")
+        check_in_image(coords, image_size, "point")
     elif point_labels is not None:
         raise InputError("point_labels given without point_coords; pass both or neither")
     if box is not None:
@@ -74,7 +74,7 @@ def check_point_prompts(
         if wrong.any():
             raise InputError(f"box {flat[wrong][0].tolist()} has x1 < x0 or y1 < y0; boxes are XYXY "
                              "(left, top, right, bottom)")
-        _check_in_image(boxes.reshape(-1, 2), image_size, "box corner")
+        check_in_image(boxes.reshape(-1, 2), image_size, "box corner")
     return coords, labels, boxes
 
 
@@ -88,7 +88,8 @@ def _float_array(x: object, name: str) -> np.ndarray:
     return arr
 
 
-def _check_in_image(xy: np.ndarray, image_size: tuple[int, int] | None, what: str) -> None:
+def check_in_image(xy: np.ndarray, image_size: tuple[int, int] | None, what: str, where: str = "image") -> None:
+    """One-line InputError naming `what` when a ...x2 (x, y) point lies outside an HxW `where` (image/frame)."""
     if image_size is None:
         return
     h, w = image_size
@@ -96,8 +97,8 @@ def _check_in_image(xy: np.ndarray, image_size: tuple[int, int] | None, what: st
     outside = (flat[:, 0] < 0) | (flat[:, 0] > w) | (flat[:, 1] < 0) | (flat[:, 1] > h)
     if outside.any():
         x, y = flat[outside][0]
-        raise InputError(f"{what} ({x:g}, {y:g}) is outside the {w}x{h} image; coordinates are (x, y) "
-                         f"pixels of the original image with 0 <= x <= {w} and 0 <= y <= {h}")
+        raise InputError(f"{what} ({x:g}, {y:g}) is outside the {w}x{h} {where}; coordinates are (x, y) "
+                         f"pixels of the original {where} with 0 <= x <= {w} and 0 <= y <= {h}")
 
 
 def check_mask_input(mask_input: object, low_res_size: int, leading: tuple[int, ...]) -> np.ndarray:

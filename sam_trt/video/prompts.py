@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..prompts import check_in_image
 from .tracker import Prompt
 
 SCHEMA_HINT = ('{"objects": [{"id": 1, "keyframes": [{"frame": 0, "box": [x0, y0, x1, y1], '
@@ -146,15 +147,10 @@ def objects_from_args(items: list[tuple[str, tuple]]) -> list[ObjectPrompts]:
 
 def check_in_frame(objects: list[ObjectPrompts], size: tuple[int, int]) -> None:
     """One-line InputError when a point or box corner lies outside an HxW frame."""
-    h, w = size
     for obj in objects:
         for frame, prompt in obj.keyframes.items():
             corners = prompt.points if prompt.box is None else np.vstack([prompt.points, prompt.box.reshape(2, 2)])
-            outside = (corners[:, 0] < 0) | (corners[:, 0] > w) | (corners[:, 1] < 0) | (corners[:, 1] > h)
-            if outside.any():
-                x, y = corners[np.argmax(outside)]
-                raise InputError(f"object {obj.object_id} frame {frame}: prompt ({x:g}, {y:g}) lies outside the "
-                                 f"{w}x{h} frame; give pixel coordinates with 0 <= x <= {w}, 0 <= y <= {h}")
+            check_in_image(corners, size, f"object {obj.object_id} frame {frame}: prompt", where="frame")
 
 
 def _short(exc: Exception) -> str:
