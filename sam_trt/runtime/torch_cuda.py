@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..transforms import ResizeLongestSide
 from .chunking import pad_rows, padded_size
@@ -20,11 +19,9 @@ def resize_on_device(image: np.ndarray, image_size: int, device: torch.device) -
     counterpart of the reference Pillow resize (values may differ by a grey level; masks agree, see
     tests/test_device_preprocess.py). Rounded back to uint8 like Pillow's output.
     """
-    h, w = ResizeLongestSide.get_preprocess_shape(image.shape[0], image.shape[1], image_size)
     x = torch.from_numpy(np.ascontiguousarray(image)).to(device, non_blocking=True)
-    x = x.permute(2, 0, 1)[None].float()
-    x = F.interpolate(x, (h, w), mode="bilinear", align_corners=False, antialias=True)
-    return x.round_().clamp_(0, 255).to(torch.uint8), (h, w)
+    x = ResizeLongestSide(image_size).apply_image_torch(x.permute(2, 0, 1)[None].float())
+    return x.round_().clamp_(0, 255).to(torch.uint8), (x.shape[2], x.shape[3])
 
 
 class DecoderGraphs:
