@@ -8,7 +8,6 @@ defaults of OrtBackend come from this), and decoder throughput for prompt batche
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from timing import (
     summarize,
     time_calls,
     time_predictors,
+    vs_official_args,
     write_results,
 )
 
@@ -34,12 +34,7 @@ from sam_trt.runtime.ort_backend import OrtBackend
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-type", default="vit_b")
-    parser.add_argument("--repeats", type=int, default=3, help="timed set_image calls per system")
-    parser.add_argument("--predict-repeats", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
+    args = vs_official_args(__doc__)
 
     official_model, our_model = same_weight_models(args.model_type)
     export_dir = Path(tempfile.mkdtemp()) / args.model_type

@@ -8,9 +8,6 @@ speed does not depend on the values. Runs alternate between the two systems so d
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 from segment_anything import SamPredictor as OfficialPredictor
 from timing import (
     STAGES,
@@ -20,6 +17,7 @@ from timing import (
     sample_photo,
     speedup_table,
     time_predictors,
+    vs_official_args,
     write_results,
 )
 
@@ -27,12 +25,7 @@ from sam_trt import SamPredictor
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model-type", default="vit_b")
-    parser.add_argument("--repeats", type=int, default=3, help="timed set_image calls per system")
-    parser.add_argument("--predict-repeats", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
+    args = vs_official_args(__doc__)
 
     official_model, our_model = same_weight_models(args.model_type)
     systems = {"official": OfficialPredictor(official_model), "sam-trt torch": SamPredictor(our_model)}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,16 @@ from sam_trt.bench.timing import summarize as _summarize
 from sam_trt.bench.timing import time_calls
 
 __all__ = ["bar_chart", "machine", "summarize", "time_calls", "write_results"]
+
+
+def vs_official_args(doc: str) -> argparse.Namespace:
+    """The command line shared by the predictor-vs-official scripts (model type, repeats, output folder)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--model-type", default="vit_b")
+    parser.add_argument("--repeats", type=int, default=3, help="timed set_image calls per system")
+    parser.add_argument("--predict-repeats", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    return parser.parse_args()
 
 
 def summarize(times: list[float]) -> dict[str, float]:
