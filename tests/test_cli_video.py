@@ -91,6 +91,16 @@ def test_video_outputs_parse(clip, tmp_path, capsys):
         assert (id_map[mask.astype(bool)] == line["object_id"]).all()
 
 
+def test_realtime_plays_a_file_as_a_live_source_and_track_exits_is_applied(tmp_path):
+    # The bundled clip (12 fps) played as a camera: latest-frame policy, reads paced at its frame rate.
+    out = tmp_path / "live"
+    assert main(["video", "--output", str(out), "--max-frames", "6", "--realtime", "--track-exits"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["live"] is True and summary["policy"] == "latest"
+    assert summary["wall_seconds"] >= 5 / 12  # six frames of a 12 fps camera span at least five periods
+    assert summary["tracker"]["exit_fraction"] == 0.3
+
+
 def test_default_run_uses_bundled_clip_and_prompts(tmp_path, capsys):
     from sam_trt.demo import SAMPLE_CLIP_PROMPTS
     from sam_trt.video.prompts import read_prompts

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, InputError
-from ..video.sources import FrameSource
+from ..video.sources import PacedSource
 from .args import add_model_args, parse_box, parse_point
 
 
@@ -113,29 +113,6 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         if window is not None:
             window.close()
-
-
-class PacedSource(FrameSource):
-    """A file or folder source played at `fps` as a live source: each read waits for the next frame time,
-    as a camera would deliver it (the pipeline then applies the latest-frame policy)."""
-
-    live = True
-    frame_count = None
-
-    def __init__(self, inner: Any, fps: float) -> None:
-        self.inner, self.fps, self.period = inner, float(fps), 1.0 / float(fps)
-        self.description = f"{inner.description} played live at {self.fps:g} fps"
-        self._due: float | None = None
-
-    def read(self) -> Any:
-        now = time.perf_counter()
-        self._due = now if self._due is None else max(self._due + self.period, now - self.period)
-        if self._due > now:
-            time.sleep(self._due - now)
-        return self.inner.read()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def load_video_backend(args: argparse.Namespace) -> Any:

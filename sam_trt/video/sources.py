@@ -249,6 +249,29 @@ class CaptureSource(FrameSource):
         return f" ({', '.join(p for p in parts if p)})" if any(parts) else ""
 
 
+class PacedSource(FrameSource):
+    """A file or folder source played at `fps` as a live source: each read waits for the next frame time,
+    as a camera would deliver it (the pipeline then applies the latest-frame policy)."""
+
+    live = True
+    frame_count = None
+
+    def __init__(self, inner: Any, fps: float) -> None:
+        self.inner, self.fps, self.period = inner, float(fps), 1.0 / float(fps)
+        self.description = f"{inner.description} played live at {self.fps:g} fps"
+        self._due: float | None = None
+
+    def read(self) -> Any:
+        now = time.perf_counter()
+        self._due = now if self._due is None else max(self._due + self.period, now - self.period)
+        if self._due > now:
+            time.sleep(self._due - now)
+        return self.inner.read()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def _video_capture(target: int | str, live: bool) -> Any:
     """Open a cv2.VideoCapture; live sources get open/read timeouts so a dead stream fails instead of hanging."""
     if live and isinstance(target, str):
