@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -69,9 +71,12 @@ def _has_sam_keys(state: dict) -> bool:
     return any(isinstance(k, str) and k.startswith(_PREFIXES) for k in state)
 
 
-def describe_encoder(state: dict[str, torch.Tensor]) -> dict[str, int]:
-    """Encoder width, depth and input size read off the state-dict shapes."""
-    info: dict[str, int] = {}
+def describe_encoder(state: dict[str, torch.Tensor]) -> dict[str, int | str]:
+    """The encoder read off the state dict: an edge type by its key signature, or a ViT's width, depth, size."""
+    edge = edge_model_type(state)
+    if edge is not None:
+        return {"type": edge}
+    info: dict[str, int | str] = {}
     proj = state.get("image_encoder.patch_embed.proj.weight")
     if proj is not None:
         info["embed_dim"] = int(proj.shape[0])
@@ -85,9 +90,45 @@ def describe_encoder(state: dict[str, torch.Tensor]) -> dict[str, int]:
     return info
 
 
+def _stage_ops(keys: Iterable[str]) -> tuple[int, ...]:
+    """Blocks per stage of an EfficientViT backbone, from `image_encoder.backbone.stages.K.op_list.J.*` keys."""
+    found: dict[int, set[int]] = {}
+    for key in keys:
+        parts = key.split(".")
+        if len(parts) > 5 and parts[:3] == ["image_encoder", "backbone", "stages"] and parts[4] == "op_list":
+            found.setdefault(int(parts[3]), set()).add(int(parts[5]))
+    return tuple(len(found[k]) for k in sorted(found))
+
+
+@functools.cache
+def _efficientvit_signatures() -> dict[tuple[int, ...], str]:
+    """Blocks per stage -> registry name, from our EfficientViT-SAM encoders built on the meta device."""
+    from .modeling.efficientvit import EfficientViTSamEncoder
+
+    signatures = {}
+    for name, config in KNOWN_CONFIGS.items():
+        if config.encoder_type == "efficientvit":
+            with torch.device("meta"):
+                encoder = EfficientViTSamEncoder(config.encoder_variant)
+            signatures[_stage_ops(f"image_encoder.{k}" for k in encoder.state_dict())] = name
+    return signatures
+
+
+def edge_model_type(state: dict[str, torch.Tensor]) -> str | None:
+    """`vit_t` (MobileSAM/TinySAM), `efficientvit_*` or `efficientvit` (unknown depths) from key signatures."""
+    if "image_encoder.patch_embed.seq.0.c.weight" in state and any(
+            k.startswith("image_encoder.layers.") and k.endswith(".attn.attention_biases") for k in state):
+        return "vit_t"
+    if "image_encoder.norm.weight" in state and any(k.startswith("image_encoder.backbone.stages.") for k in state):
+        return _efficientvit_signatures().get(_stage_ops(state), "efficientvit")
+    return None
+
+
 def guess_model_type(state: dict[str, torch.Tensor]) -> str | None:
     """Name of the registry config whose encoder matches the state dict, if any."""
     info = describe_encoder(state)
+    if "type" in info:
+        return info["type"] if info["type"] in KNOWN_CONFIGS else None
     for name, config in KNOWN_CONFIGS.items():
         if info.get("embed_dim") == config.encoder_embed_dim and info.get("depth") == config.encoder_depth:
             return name
@@ -97,17 +138,26 @@ def guess_model_type(state: dict[str, torch.Tensor]) -> str | None:
 def check_matches_config(state: dict[str, torch.Tensor], config: SamConfig, model_type: str, path: str) -> None:
     """Raise a one-line error when the checkpoint was made for another architecture."""
     info = describe_encoder(state)
-    wanted = {"embed_dim": config.encoder_embed_dim, "depth": config.encoder_depth,
-              "image_size": config.image_size}
+    if config.encoder_type == "vit":
+        wanted: dict[str, int | str] = {"embed_dim": config.encoder_embed_dim, "depth": config.encoder_depth,
+                                        "image_size": config.image_size}
+    else:
+        wanted = {"type": _edge_type_name(config)}
     if all(info.get(k) == v for k, v in wanted.items()):
         return
     found = guess_model_type(state)
-    shape = ", ".join(f"{k} {v}" for k, v in info.items())
+    shape = ", ".join(f"{k} {v}" for k, v in info.items()) or "no image_encoder layout sam-trt knows"
     if found is not None and found != model_type:
-        raise CheckpointError(f"{path} is a {found} checkpoint ({shape}), but model type {model_type} was asked "
-                              f"for; use sam_model_registry['{found}'] / --model-type {found}")
+        detail = "" if "type" in info else f" ({shape})"
+        raise CheckpointError(f"{path} is a{'n' if found[0] in 'aeiou' else ''} {found} checkpoint{detail}, but model "
+                              f"type {model_type} was asked for; use sam_model_registry['{found}'] / --model-type "
+                              f"{found}")
     raise CheckpointError(f"{path} does not fit model type {model_type} (checkpoint has {shape}; "
                           f"{model_type} needs {', '.join(f'{k} {v}' for k, v in wanted.items())})")
+
+
+def _edge_type_name(config: SamConfig) -> str:
+    return "vit_t" if config.encoder_type == "tiny_vit" else f"{config.encoder_type}_{config.encoder_variant}"
 
 
 def summarize_key_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> str | None:

@@ -27,6 +27,16 @@ class SamConfig:
     iou_head_hidden_dim: int = 256
     pixel_mean: tuple[float, float, float] = field(default=(123.675, 116.28, 103.53))
     pixel_std: tuple[float, float, float] = field(default=(58.395, 57.12, 57.375))
+    # Edge encoders (wave 2). The prompt/mask frame stays `image_size`; only the encoder differs.
+    encoder_type: str = "vit"  # "vit" (SAM's ViTDet), "tiny_vit" (MobileSAM/TinySAM), "efficientvit" (EfficientViT-SAM)
+    encoder_variant: str = ""  # tiny_vit: "5m"; efficientvit: "l0" "l1" "l2" "xl0" "xl1"
+    encoder_input_size: int = 0  # side of the encoder's square input; 0 = image_size (EfficientViT-SAM L*: 512)
+    decoder_norm_eps: float = 1e-5  # the decoder transformer's LayerNorms (EfficientViT-SAM sets 1e-6)
+
+    @property
+    def encoder_size(self) -> int:
+        """Side of the square image the encoder sees (resize longest side to it, then zero-pad)."""
+        return self.encoder_input_size or self.image_size
 
     @property
     def embedding_size(self) -> int:
@@ -74,5 +84,25 @@ DEMO_CONFIG = SamConfig(
     iou_head_hidden_dim=128,
 )
 
-# Every named architecture: the official ones plus the demo (used to recognise checkpoints).
-KNOWN_CONFIGS: dict[str, SamConfig] = {**MODEL_CONFIGS, "demo": DEMO_CONFIG}
+
+
+def edge_config(encoder_type: str, variant: str, encoder_input_size: int = 0, decoder_norm_eps: float = 1e-5
+                ) -> SamConfig:
+    """An edge variant: its own image encoder in front of SAM's prompt encoder and mask decoder (vit_h sizes).
+
+    The ViT fields do not apply (0 / empty); the prompt and mask frame is SAM's 1024 px with a 64x64 grid.
+    """
+    return SamConfig(0, 0, 0, (), encoder_type=encoder_type, encoder_variant=variant,
+                     encoder_input_size=encoder_input_size, decoder_norm_eps=decoder_norm_eps)
+
+
+# MobileSAM (TinyViT-5M); TinySAM checkpoints have the same layout. EfficientViT-SAM sets every norm's eps to
+# 1e-6 (decoder LayerNorms included); its L* encoders take a 512 px input, XL* 1024 px.
+EDGE_CONFIGS: dict[str, SamConfig] = {
+    "vit_t": edge_config("tiny_vit", "5m"),
+    **{f"efficientvit_{v}": edge_config("efficientvit", v, 512 if v.startswith("l") else 0, 1e-6)
+       for v in ("l0", "l1", "l2", "xl0", "xl1")},
+}
+
+# Every named architecture: the official ones, the edge variants and the demo (used to recognise checkpoints).
+KNOWN_CONFIGS: dict[str, SamConfig] = {**MODEL_CONFIGS, **EDGE_CONFIGS, "demo": DEMO_CONFIG}

@@ -49,21 +49,29 @@ class SamPredictor:
         image = check_image(image, image_format)
         if image_format != self.backend.image_format:
             image = image[..., ::-1]
-        resized, _ = self.backend.preprocess(image)
-        self._set_resized_image(resized, image.shape[:2])
+        resized, input_size = self.backend.preprocess(image)
+        self._set_resized_image(resized, image.shape[:2], input_size)
 
     def set_torch_image(self, transformed_image: torch.Tensor, original_image_size: tuple[int, ...]) -> None:
-        """Embed a 1x3xhxw image already resized with `transform` (max(h, w) == image size)."""
-        shape = tuple(transformed_image.shape)
-        if len(shape) != 4 or shape[1] != 3 or max(shape[2:]) != self.backend.image_size:
-            raise InputError(f"set_torch_image needs a Bx3xhxw image with max(h, w) == {self.backend.image_size} "
-                             f"(use predictor.transform.apply_image first), got shape {shape}")
-        self._set_resized_image(transformed_image, original_image_size)
+        """Embed a 1x3xhxw image already resized for the encoder (max(h, w) == encoder size).
 
-    def _set_resized_image(self, image: Any, original_size: tuple[int, ...]) -> None:
+        For every model but EfficientViT-SAM L* that is `predictor.transform.apply_image`'s output (1024); L*
+        encoders take 512: `ResizeLongestSide(512).apply_image`.
+        """
+        shape = tuple(transformed_image.shape)
+        size = self.backend.encoder_size
+        if len(shape) != 4 or shape[1] != 3 or max(shape[2:]) != size:
+            how = "predictor.transform.apply_image" if size == self.backend.image_size else \
+                f"ResizeLongestSide({size}).apply_image"
+            raise InputError(f"set_torch_image needs a Bx3xhxw image with max(h, w) == {size} "
+                             f"(use {how} first), got shape {shape}")
+        self._set_resized_image(transformed_image, original_image_size,
+                                self.backend.input_size_of(original_image_size))
+
+    def _set_resized_image(self, image: Any, original_size: tuple[int, ...], input_size: tuple[int, int]) -> None:
         self.reset_image()
         self.original_size = (int(original_size[0]), int(original_size[1]))
-        self.input_size = (int(image.shape[-2]), int(image.shape[-1]))
+        self.input_size = (int(input_size[0]), int(input_size[1]))
         self.features = self.backend.encode(image)
         self.is_image_set = True
 

@@ -58,3 +58,47 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _deterministic_threads():
     torch.manual_seed(0)
     yield
+
+
+class EdgeModels:
+    """Per edge model type, built once a session: the reference model with seeded random weights, its state
+    dict saved as a checkpoint file, our Sam loaded from that file, and (on demand) our ONNX export."""
+
+    def __init__(self, root) -> None:
+        self.root = root
+        self._models: dict[str, tuple] = {}
+        self._exports: dict[str, object] = {}
+
+    def checkpoint(self, model_type: str):
+        return self.models(model_type)[2]
+
+    def models(self, model_type: str) -> tuple:
+        """(reference model, our Sam, checkpoint path)."""
+        if model_type not in self._models:
+            from sam_trt import sam_model_registry
+
+            from .edge_reference import build_reference
+
+            pytest.importorskip("mobile_sam" if model_type == "vit_t" else "efficientsam")
+            reference = build_reference(model_type)
+            path = self.root / f"{model_type}.pt"
+            state = reference.state_dict()
+            # EfficientViT-SAM's training checkpoints wrap the weights; the loader must unwrap them.
+            torch.save({"state_dict": state} if model_type.startswith("efficientvit") else state, path)
+            self._models[model_type] = (reference, sam_model_registry[model_type](checkpoint=path), path)
+        return self._models[model_type]
+
+    def export(self, model_type: str):
+        """Folder of our FP32 ONNX export (encoder.onnx, decoder.onnx, manifest.json)."""
+        if model_type not in self._exports:
+            from sam_trt.export.exporter import export_model
+
+            folder = self.root / f"export-{model_type}"
+            export_model(self.models(model_type)[1], folder, model_type=model_type, log=lambda _: None)
+            self._exports[model_type] = folder
+        return self._exports[model_type]
+
+
+@pytest.fixture(scope="session")
+def edge_models(tmp_path_factory) -> EdgeModels:
+    return EdgeModels(tmp_path_factory.mktemp("edge"))

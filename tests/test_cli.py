@@ -33,6 +33,10 @@ def tiny_checkpoint(tmp_path_factory, monkeypatch):
 def test_info_runs():
     out = subprocess.run([sys.executable, "-m", "sam_trt.cli", "info"], capture_output=True, text=True, check=True)
     assert "vit_b" in out.stdout and "backend torch" in out.stdout
+    lines = {line.split(":")[0].strip(): line for line in out.stdout.splitlines() if line.startswith("  model ")}
+    assert "encoder 972.1 GFLOPs" in lines["model vit_b"] and "93.7 M params" in lines["model vit_b"]
+    assert "efficientvit l0, encoder input 512px, prompt frame 1024px" in lines["model efficientvit_l0"]
+    assert "tiny_vit 5m, encoder input 1024px" in lines["model vit_t"]
 
 
 def test_segment_writes_overlay_and_mask(tmp_path, tiny_checkpoint, capsys):

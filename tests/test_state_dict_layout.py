@@ -29,7 +29,8 @@ def test_state_dict_matches_official(model_type):
 
 
 def test_registry_keys_and_default():
-    assert set(sam_model_registry) == {"default", "vit_h", "vit_l", "vit_b", "demo"}
+    assert set(sam_model_registry) == {"default", "vit_h", "vit_l", "vit_b", "demo", "vit_t", "efficientvit_l0",
+                                       "efficientvit_l1", "efficientvit_l2", "efficientvit_xl0", "efficientvit_xl1"}
     assert sam_model_registry["default"] is sam_model_registry["vit_h"]
 
 

@@ -61,3 +61,44 @@ def build_official_sam(config: SamConfig, state_dict: dict[str, Any], device: An
     sam.register_buffer("pixel_mean", torch.tensor(config.pixel_mean).view(-1, 1, 1), persistent=False)
     sam.register_buffer("pixel_std", torch.tensor(config.pixel_std).view(-1, 1, 1), persistent=False)
     return sam.eval().to(device)
+
+
+# The edge variants' own reference packages (the bench extra): MobileSAM (vit_t) and EfficientViT-SAM.
+EDGE_REFERENCES = {"vit_t": "mobile_sam (pip install mobilesam-mirror timm)",
+                   "efficientvit": "efficientsam (pip install efficientsam)"}
+
+
+def build_edge_reference(model_type: str, state_dict: dict[str, Any] | None = None) -> Any:
+    """The reference model of an edge type (vit_t, efficientvit_*) in eval mode, default-initialised or with
+    `state_dict` loaded strictly. MobileSAM caches its attention biases in eval(): it is called after loading."""
+    import warnings
+
+    family = "vit_t" if model_type == "vit_t" else "efficientvit"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # timm's deprecation warnings from the reference imports
+            if family == "vit_t":
+                from mobile_sam import sam_model_registry as mobile_sam_registry
+
+                model = mobile_sam_registry["vit_t"]()
+            else:
+                from efficientsam.sam_model_zoo import create_efficientvit_sam_model
+
+                model = create_efficientvit_sam_model(model_type.replace("_", "-sam-"), pretrained=False)
+    except ImportError:
+        raise BackendError(f"the {model_type} reference needs {EDGE_REFERENCES[family]}") from None
+    if state_dict is not None:
+        model.load_state_dict(state_dict, strict=True)
+    model.train()
+    return model.eval()
+
+
+def edge_reference_predictor(model_type: str, model: Any) -> Any:
+    """The reference package's own predictor class for an edge `model`."""
+    if model_type == "vit_t":
+        from mobile_sam import SamPredictor
+
+        return SamPredictor(model)
+    from efficientsam.models.efficientvit.sam import EfficientViTSamPredictor
+
+    return EfficientViTSamPredictor(model)

@@ -23,6 +23,7 @@ from ..postprocess import select_masks, upscale_masks
 from ..predictor import SamPredictor
 from ..prompts import pack_prompts
 from ..runtime.base import SamBackend, to_numpy
+from ..transforms import ResizeLongestSide
 from .timing import HostTimer, timer_for
 
 GPU_STAGES = ("h2d", "encoder", "decoder")
@@ -65,9 +66,10 @@ class BackendSubject:
         self.info = {**backend.describe(), "system": "sam-trt"}
         self.cuda = getattr(backend.device, "type", None) == "cuda"
         transform = self.predictor.transform
-        self._preprocess = lambda: np.ascontiguousarray(transform.apply_image(image).transpose(2, 0, 1))[None]
+        resize = ResizeLongestSide(backend.encoder_size)
+        self._preprocess = lambda: np.ascontiguousarray(resize.apply_image(image).transpose(2, 0, 1))[None]
         self.resized = self._preprocess()
-        self.input_size = tuple(self.resized.shape[-2:])
+        self.input_size = backend.input_size_of(self.original_size)
         self.encoder_input: Any = self.resized
         if self.cuda:
             import torch

@@ -21,9 +21,18 @@ def _installed(module: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     print(f"sam-trt {__version__} (Python {platform.python_version()}, {platform.machine()})")
+    costs = _installed("torch")
+    if costs:
+        from ..modeling.complexity import model_cost
     for name, config in KNOWN_CONFIGS.items():
-        print(f"  model {name}: embed {config.encoder_embed_dim}, depth {config.encoder_depth}, "
-              f"input {config.image_size}px, embedding {config.embedding_size}x{config.embedding_size}")
+        encoder = (f"ViT embed {config.encoder_embed_dim} depth {config.encoder_depth}"
+                   if config.encoder_type == "vit" else f"{config.encoder_type} {config.encoder_variant}")
+        line = (f"  model {name}: {encoder}, encoder input {config.encoder_size}px, prompt frame "
+                f"{config.image_size}px, embedding {config.embedding_size}x{config.embedding_size}")
+        if costs:
+            cost = model_cost(name)
+            line += f", {cost.params / 1e6:.1f} M params, encoder {cost.encoder_gflops:.1f} GFLOPs"
+        print(line)
     backends = {
         "torch": _installed("torch"),
         "ort (onnxruntime)": _installed("onnxruntime"),

@@ -20,7 +20,7 @@ class ProfileRanges:
 
 def profile_shapes(config: SamConfig, graph: str, ranges: ProfileRanges) -> dict[str, tuple[Shape, Shape, Shape]]:
     """{input name: (min, opt, max) shape} for the encoder or decoder graph."""
-    s, low = config.image_size, config.low_res_size
+    s, low = config.encoder_size, config.low_res_size
     if graph == "encoder":
         return {
             "image": tuple((b, 3, s, s) for b in ranges.encoder_batch),

@@ -63,6 +63,7 @@ def export_model(
             "model_type": model_type,
             "config": config.to_dict(),
             "image_size": config.image_size,
+            "encoder_size": config.encoder_size,
             "embedding_size": config.embedding_size,
             "low_res_size": config.low_res_size,
             "opset": opset,

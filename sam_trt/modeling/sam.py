@@ -34,6 +34,13 @@ class Sam(nn.Module):
         self._pixel_stats = (tuple(pixel_mean), tuple(pixel_std))
         self.reset_pixel_stats()
 
+    def reset_derived_buffers(self) -> None:
+        """Every module's buffers that checkpoints do not carry, (re)created on the CPU (after a meta build)."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_derived_buffers"):
+                module.reset_derived_buffers()
+        self.reset_pixel_stats()
+
     def reset_pixel_stats(self) -> None:
         """(Re)create the pixel mean/std buffers on the CPU, e.g. after building on the meta device.
 
@@ -60,7 +67,12 @@ class Sam(nn.Module):
         """BxCxHmxWm low-res logits -> BxCxHxW logits at the original image size."""
         from ..postprocess import upscale_masks
 
-        return upscale_masks(masks, self.image_encoder.img_size, input_size, original_size)
+        return upscale_masks(masks, self.prompt_frame_size, input_size, original_size)
+
+    @property
+    def prompt_frame_size(self) -> int:
+        """Side of the square frame prompts and masks live in (1024; the encoder input may be smaller)."""
+        return self.prompt_encoder.input_image_size[0]
 
     def decode_prompts(
         self,
@@ -90,7 +102,14 @@ class Sam(nn.Module):
 
     @torch.no_grad()
     def forward(self, batched_input: list[dict[str, Any]], multimask_output: bool) -> list[dict[str, torch.Tensor]]:
-        """Official end-to-end batch path: a list of per-image dicts (see the official `Sam.forward`)."""
+        """Official end-to-end batch path: a list of per-image dicts (see the official `Sam.forward`).
+
+        Each "image" is resized for the encoder (longest side = image_encoder.img_size); prompts are in the
+        prompt frame (longest side = prompt_frame_size), as in the official API. The two are equal except for
+        EfficientViT-SAM L*.
+        """
+        from ..transforms import ResizeLongestSide
+
         images = torch.stack([self.preprocess(x["image"]) for x in batched_input], dim=0)
         image_embeddings = self.image_encoder(images)
         outputs = []
@@ -102,7 +121,8 @@ class Sam(nn.Module):
             low_res, iou = self.mask_decoder(
                 embedding.unsqueeze(0), self.prompt_encoder.get_dense_pe(), sparse, dense, multimask_output
             )
-            masks = self.postprocess_masks(low_res, record["image"].shape[-2:], record["original_size"])
+            input_size = ResizeLongestSide.get_preprocess_shape(*record["original_size"], self.prompt_frame_size)
+            masks = self.postprocess_masks(low_res, input_size, record["original_size"])
             outputs.append(
                 {"masks": masks > self.mask_threshold, "iou_predictions": iou, "low_res_logits": low_res}
             )

@@ -54,7 +54,7 @@ def calibration_images(folder: str | Path | None, count: int = DEFAULT_CALIB_IMA
 
 
 def encoder_feed(image: np.ndarray, image_size: int) -> tuple[dict[str, np.ndarray], tuple[int, int]]:
-    """HxWx3 RGB uint8 -> ({image: 1x3xSxS uint8, input_size: 1x2 int32}, original (H, W))."""
+    """HxWx3 RGB uint8 -> ({image: 1x3xSxS uint8, input_size: 1x2 int32}, original (H, W)); S = encoder size."""
     resized = ResizeLongestSide(image_size).apply_image(image)
     padded, input_size = pad_to_square(np.ascontiguousarray(resized.transpose(2, 0, 1))[None], image_size)
     return {"image": padded, "input_size": input_size}, image.shape[:2]

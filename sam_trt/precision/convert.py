@@ -23,7 +23,8 @@ HOW_TO_GET = ("precision conversion needs NVIDIA Model Optimizer without its [on
 FP16_KEEP_OPS = ["LayerNormalization", "Softmax"]
 # Activations beyond this (a 4x margin below FP16's 65504) keep their node in FP32.
 FP16_DATA_MAX = 16384.0
-FP16_CALIB_BATCHES = 12  # AutoCast keeps every activation of every batch: a spread-out subset is enough
+FP16_CALIB_BATCHES = 12  # AutoCast keeps every activation of every batch: a spread-out subset is enough ...
+FP16_CALIB_BYTES = 4e9  # ... and no more batches than fit here (one 1024 px vit_t batch holds 2.3 GB)
 QUANT_EXCLUDE_OPS = ["LayerNormalization", "Softmax", "Gelu", "Add"]
 # Ops that compute in INT8 from their Q/DQ inputs; every other consumer gets the FP32 tensor back.
 QUANTIZED_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
@@ -71,8 +72,10 @@ def convert_fp16(src: Path, dst: Path, feeds: Sequence[dict[str, np.ndarray]]) -
     autocast, _ = _modelopt()
     import onnx
 
-    if len(feeds) > FP16_CALIB_BATCHES:
-        feeds = [feeds[int(i)] for i in np.linspace(0, len(feeds) - 1, FP16_CALIB_BATCHES)]
+    per_batch = activation_bytes(src)
+    limit = max(1, min(FP16_CALIB_BATCHES, int(FP16_CALIB_BYTES // max(per_batch, 1))))
+    if len(feeds) > limit:
+        feeds = [feeds[int(i)] for i in np.linspace(0, len(feeds) - 1, limit)]
     with tempfile.TemporaryDirectory(prefix="sam-trt-fp16-") as tmp:
         for i, feed in enumerate(feeds):
             np.savez(Path(tmp) / f"{i:05d}.npz", **feed)
@@ -82,7 +85,8 @@ def convert_fp16(src: Path, dst: Path, feeds: Sequence[dict[str, np.ndarray]]) -
                 data_max=FP16_DATA_MAX, keep_io_types=True, calibration_data=tmp, providers=["cpu"])
     onnx.save(model, str(dst))
     return {"tool": "modelopt.onnx.autocast", "low_precision": "fp16", "fp32_op_types": FP16_KEEP_OPS,
-            "data_max": FP16_DATA_MAX, "calibration_batches": len(feeds), **_precision_census(model),
+            "data_max": FP16_DATA_MAX, "calibration_batches": len(feeds),
+            "activation_bytes_per_batch": per_batch, **_precision_census(model),
             "fp32_compute_nodes": _fp32_compute_nodes(model)}
 
 
@@ -144,6 +148,20 @@ def quantize(src: Path, dst: Path, mode: str, feeds: Sequence[dict[str, np.ndarr
             "fp32_modules": list(FP32_MODULES), "mode": mode, "calibration_method": method,
             "calibration_batches": len(feeds), "unquantized_op_types": QUANT_EXCLUDE_OPS,
             "high_precision": "fp32", **_precision_census(model)}
+
+
+def activation_bytes(path: Path) -> int:
+    """Bytes of every intermediate tensor of one run at batch 1 (symbolic dims count as 1), by ONNX shape
+    inference: what a calibrator that keeps all activations holds per batch."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
+    total = 0
+    for value in model.graph.value_info:
+        tensor = value.type.tensor_type
+        count = int(np.prod([d.dim_value if d.HasField("dim_value") else 1 for d in tensor.shape.dim]))
+        total += count * onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).itemsize
+    return total
 
 
 def activation_products(path: Path) -> list[str]:

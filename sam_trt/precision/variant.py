@@ -57,7 +57,7 @@ def collect_feeds(export_dir: Path, calib: str | Path | None, count: int, seed: 
     rng = np.random.default_rng(seed)
     enc_feeds, dec_feeds = [], []
     for item in tqdm(items, desc="calibration data", unit="img", disable=not progress, leave=False):
-        feed, original = encoder_feed(item.image, config.image_size)
+        feed, original = encoder_feed(item.image, config.encoder_size)
         enc_feeds.append(feed)
         (embedding,) = encoder.run(None, feed)
         dec_feeds.extend(decoder_feeds(embedding, item, original, config.image_size, config.low_res_size, rng,

@@ -27,8 +27,19 @@ class SamBackend(ABC):
 
     @property
     def image_size(self) -> int:
-        """Side S of the square, padded encoder input."""
+        """Side S of the square prompt and mask frame (the padded encoder input too, except EfficientViT-SAM L*)."""
         return self.config.image_size
+
+    @property
+    def encoder_size(self) -> int:
+        """Side of the square, padded encoder input (S, or 512 for EfficientViT-SAM L*)."""
+        return self.config.encoder_size
+
+    def input_size_of(self, original_size: tuple[int, ...]) -> tuple[int, int]:
+        """(h, w) of an image of `original_size` resized into the prompt frame (longest side S)."""
+        from ..transforms import ResizeLongestSide
+
+        return ResizeLongestSide.get_preprocess_shape(int(original_size[0]), int(original_size[1]), self.image_size)
 
     @property
     def embedding_size(self) -> int:
@@ -50,7 +61,7 @@ class SamBackend(ABC):
 
     @abstractmethod
     def encode(self, images: Any) -> Any:
-        """Bx3xhxw resized image, uint8 (or float 0-255), max(h, w) == S -> Bx256xgxg embedding."""
+        """Bx3xhxw resized image, uint8 (or float 0-255), max(h, w) == encoder_size -> Bx256xgxg embedding."""
 
     @abstractmethod
     def decode(
@@ -69,15 +80,17 @@ class SamBackend(ABC):
         """
 
     def preprocess(self, image: np.ndarray) -> tuple[Any, tuple[int, int]]:
-        """HxWx3 uint8 in `image_format` -> (encoder input 1x3xhxw, (h, w)), resized so max(h, w) == S.
+        """HxWx3 uint8 in `image_format` -> (encoder input 1x3xhxw, input_size (h, w)).
 
+        The encoder input is resized so max(h, w) == encoder_size; input_size is the image's size in the prompt
+        frame (max == S), which masks are cropped to. The two differ only for EfficientViT-SAM L* (512 vs 1024).
         The reference path: Pillow bilinear on the host (bit-exact with the official package). Backends
         that resize on their device override this; the result only has to be accepted by their `encode`.
         """
         from ..transforms import ResizeLongestSide
 
-        resized = ResizeLongestSide(self.image_size).apply_image(image)
-        return np.ascontiguousarray(resized.transpose(2, 0, 1))[None], (resized.shape[0], resized.shape[1])
+        resized = ResizeLongestSide(self.encoder_size).apply_image(image)
+        return np.ascontiguousarray(resized.transpose(2, 0, 1))[None], self.input_size_of(image.shape[:2])
 
     def describe(self) -> dict[str, str]:
         return {"backend": self.name, "device": str(self.device), "precision": self.precision}

@@ -92,7 +92,7 @@ class OrtBackend(SamBackend):
         images = to_numpy(images)
         if images.dtype != np.uint8:  # float images from set_torch_image: the graph takes uint8
             images = np.clip(np.rint(images), 0, 255).astype(np.uint8)
-        padded, input_size = pad_to_square(images, self.image_size)
+        padded, input_size = pad_to_square(images, self.encoder_size)
         (embedding,) = self.encoder.run(None, {"image": padded, "input_size": input_size})
         return embedding
 

@@ -79,7 +79,8 @@ class TorchBackend(SamBackend):
             return super().preprocess(image)
         from .torch_cuda import resize_on_device
 
-        return resize_on_device(image, self.image_size, self.device)
+        resized, _ = resize_on_device(image, self.encoder_size, self.device)
+        return resized, self.input_size_of(image.shape[:2])
 
     @torch.no_grad()
     def encode(self, images: Any) -> torch.Tensor:

@@ -194,7 +194,7 @@ class TrtBackend(SamBackend):
         if images.dtype != np.uint8:
             images = np.clip(np.rint(images), 0, 255).astype(np.uint8)
         b, _, h, w = images.shape
-        s, run = self.image_size, self.encoder
+        s, run = self.encoder_size, self.encoder
         with self._lock:
             slot = self._next_slot
             self._next_slot = (slot + 1) % len(self.slots)

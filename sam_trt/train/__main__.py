@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--config", default="{}", help="JSON overrides of the demo SamConfig fields (new runs)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="training option override (new runs), e.g. --set lr=2e-3 --set images_per_step=4")
+                    help="training option override, e.g. --set lr=2e-3 --set images_per_step=4 (a new run's "
+                    "options; on resume these win over the stored ones, e.g. --set schedule_steps=12000)")
     ap.add_argument("--export", nargs="?", const="sam_trt/demo/weights", metavar="DIR",
                     help="export OUTPUT/best.safetensors to DIR (default sam_trt/demo/weights) and exit")
     args = ap.parse_args(argv)
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown option {key}")
         overrides[key] = json.loads(value)
     opts = TrainOptions(output=args.output, seed=args.seed, config=config.to_dict(), **overrides)
-    trainer = Trainer(opts, device=args.device, log=lambda m: print(m, flush=True))
+    trainer = Trainer(opts, device=args.device, log=lambda m: print(m, flush=True), resume_overrides=overrides)
     n = sum(p.numel() for p in trainer.model.parameters())
     print(f"model {n / 1e6:.2f} M parameters; config {json.dumps(trainer.config.to_dict())}", flush=True)
     trainer.run(minutes=args.minutes, steps=args.steps)

@@ -86,9 +86,14 @@ def weights_for_export(sam: Sam) -> dict[str, torch.Tensor]:
 
 
 class Trainer:
-    """Builds or resumes a run in `opts.output`; `run(minutes=, steps=)` trains until a limit or SIGTERM."""
+    """Builds or resumes a run in `opts.output`; `run(minutes=, steps=)` trains until a limit or SIGTERM.
 
-    def __init__(self, opts: TrainOptions, device: str = "cpu", log=print) -> None:
+    On resume the stored options win, except `resume_overrides` (e.g. a longer `schedule_steps`), which are
+    applied on top and stored from then on.
+    """
+
+    def __init__(self, opts: TrainOptions, device: str = "cpu", log=print,
+                 resume_overrides: dict | None = None) -> None:
         self.out = Path(opts.output)
         self.out.mkdir(parents=True, exist_ok=True)
         self.device = torch.device(device)
@@ -96,7 +101,11 @@ class Trainer:
         ckpt_path = self.out / "last.pt"
         state = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
         if state is not None:
-            opts = TrainOptions(**{**asdict(opts), **state["options"], "output": opts.output})
+            opts = TrainOptions(**{**asdict(opts), **state["options"], **(resume_overrides or {}),
+                                   "output": opts.output})
+            changed = {k: v for k, v in (resume_overrides or {}).items() if state["options"].get(k) != v}
+            if changed:
+                log(f"resume overrides {json.dumps(changed)}")
         self.opts = opts
         self.config = SamConfig.from_dict(opts.config)
         torch.manual_seed(opts.seed)

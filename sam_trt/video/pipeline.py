@@ -32,10 +32,10 @@ class EncodedFrame:
     """A frame with its image embedding, handed to the consumer in source order.
 
     embedding: 1x256xgxg (1x128x16x16 for the demo model), the output of backend.encode, left on the
-    backend's device. original_size: (H, W) of frame.image. input_size: (h, w) after the resize,
-    max(h, w) == backend.image_size. timings (seconds): "read" (source.read), "preprocess", "encode",
-    "queue" (time spent waiting between capture and delivery). dropped_before: frames dropped by the
-    "latest" policy between the previous delivered frame and this one.
+    backend's device. original_size: (H, W) of frame.image. input_size: (h, w) of the image in the prompt
+    frame, max(h, w) == backend.image_size (the encoder's own input may be smaller). timings (seconds):
+    "read" (source.read), "preprocess", "encode", "queue" (time spent waiting between capture and delivery).
+    dropped_before: frames dropped by the "latest" policy between the previous delivered frame and this one.
     """
 
     frame: Frame
