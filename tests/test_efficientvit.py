@@ -147,3 +147,18 @@ def test_onnx_export_with_dynamic_batch(tmp_path) -> None:
         assert actual.shape == (batch, 256, 64, 64)
         assert relative_error(actual, expected[:batch]) <= 1e-4
     assert np.isfinite(actual).all()
+
+
+def test_linear_attention_eps_survives_onnx_export(tmp_path) -> None:
+    """A zero denominator gives 0 (the reference's 0 / (0 + 1e-15)), not NaN, in the exported graph: torch's ONNX
+    optimizer drops "+ 1e-15" as an identity Add, so the module must not be written that way."""
+    ort = pytest.importorskip("onnxruntime")
+    path = tmp_path / "normalize.onnx"
+    torch.onnx.export(LinearAttentionNormalize(), (torch.rand(1, 2, 3, 4),), dynamo=True, verbose=False).save(
+        str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out = torch.rand(1, 2, 3, 4)
+    out[:, :, :, 0] = 0.0  # token 0: numerator and denominator both zero
+    (got,) = session.run(None, {session.get_inputs()[0].name: out.numpy()})
+    assert np.isfinite(got).all() and (got[..., 0] == 0).all()
+    np.testing.assert_allclose(got, (out[:, :, :-1] / (out[:, :, -1:] + 1e-15)).numpy(), rtol=1e-6)

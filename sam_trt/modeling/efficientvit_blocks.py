@@ -151,7 +151,10 @@ class LinearAttentionNormalize(nn.Module):
         self.eps = eps
 
     def forward(self, out: torch.Tensor) -> torch.Tensor:
-        return out[:, :, :-1] / (out[:, :, -1:] + self.eps)
+        # The denominator is a sum of ReLU products (>= 0), so max(d, eps) equals the reference's d + eps to
+        # within eps. Written as a clamp because torch's ONNX optimizer drops "+ 1e-15" as an identity Add, which
+        # would turn the reference's 0 / eps = 0 into 0 / 0 = NaN for a token whose ReLU(q) is all zero.
+        return out[:, :, :-1] / out[:, :, -1:].clamp(min=self.eps)
 
 
 class ReLULinearAttention(nn.Module):

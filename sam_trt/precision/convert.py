@@ -21,6 +21,9 @@ from ..errors import BackendError
 HOW_TO_GET = ("precision conversion needs NVIDIA Model Optimizer without its [onnx] extra: "
               "pip install 'sam-trt[precision]' (never next to onnxruntime-gpu)")
 FP16_KEEP_OPS = ["LayerNormalization", "Softmax"]
+# Module classes whose nodes stay FP32 (matched on the class path the exporter records per node): EfficientViT-SAM's
+# ReLU linear attention sums over all tokens (can overflow FP16) and divides by sum + 1e-15 (0 in FP16).
+FP16_KEEP_MODULES = ("ReLULinearAttention",)
 # Activations beyond this (a 4x margin below FP16's 65504) keep their node in FP32.
 FP16_DATA_MAX = 16384.0
 FP16_CALIB_BATCHES = 12  # AutoCast keeps every activation of every batch: a spread-out subset is enough ...
@@ -70,8 +73,11 @@ def convert_fp16(src: Path, dst: Path, feeds: Sequence[dict[str, np.ndarray]]) -
     """src FP32 ONNX -> dst mixed FP16/FP32, I/O types unchanged. feeds: calibration inputs (AutoCast runs them
     through ONNX Runtime and keeps nodes whose inputs/outputs exceed FP16_DATA_MAX in FP32)."""
     autocast, _ = _modelopt()
+    import re
+
     import onnx
 
+    kept_modules = nodes_of_modules(src, FP16_KEEP_MODULES)
     per_batch = activation_bytes(src)
     limit = max(1, min(FP16_CALIB_BATCHES, int(FP16_CALIB_BYTES // max(per_batch, 1))))
     if len(feeds) > limit:
@@ -82,9 +88,11 @@ def convert_fp16(src: Path, dst: Path, feeds: Sequence[dict[str, np.ndarray]]) -
         with _quiet():
             model = autocast.convert_to_mixed_precision(
                 onnx_path=str(src), low_precision_type="fp16", op_types_to_exclude=FP16_KEEP_OPS,
+                nodes_to_exclude=[f"^{re.escape(n)}$" for n in kept_modules],
                 data_max=FP16_DATA_MAX, keep_io_types=True, calibration_data=tmp, providers=["cpu"])
     onnx.save(model, str(dst))
     return {"tool": "modelopt.onnx.autocast", "low_precision": "fp16", "fp32_op_types": FP16_KEEP_OPS,
+            "fp32_modules": {"classes": list(FP16_KEEP_MODULES), "nodes": len(kept_modules)},
             "data_max": FP16_DATA_MAX, "calibration_batches": len(feeds),
             "activation_bytes_per_batch": per_batch, **_precision_census(model),
             "fp32_compute_nodes": _fp32_compute_nodes(model)}
@@ -174,6 +182,26 @@ def activation_products(path: Path) -> list[str]:
     constant |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
     return [n.name for n in model.graph.node
             if n.op_type in ("MatMul", "Einsum") and not any(i in constant for i in n.input)]
+
+
+def nodes_of_modules(path: Path, classes: Sequence[str]) -> list[str]:
+    """Names of the nodes exported from inside a module of one of `classes` (by class name), read from the
+    `pkg.torch.onnx.class_hierarchy` metadata torch's exporter writes on every node."""
+    import ast
+
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    names = []
+    for node in model.graph.node:
+        meta = {p.key: p.value for p in node.metadata_props}
+        try:
+            hierarchy = ast.literal_eval(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
+        except (ValueError, SyntaxError):
+            continue
+        if any(str(c).rsplit(".", 1)[-1] in classes for c in hierarchy):
+            names.append(node.name)
+    return names
 
 
 def nodes_with_weights(path: Path, modules: Sequence[str]) -> list[str]:

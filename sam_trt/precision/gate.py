@@ -31,7 +31,7 @@ def gate_scenes(count: int = GATE_SCENES, size: int = 256) -> list[tuple[np.ndar
 
 
 def run_gate(variant_dir: str | Path, reference_dir: str | Path, precision: str,
-             scenes: list[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, Any]:
+             scenes: list[tuple[np.ndarray, np.ndarray]] | None = None, count: int = GATE_SCENES) -> dict[str, Any]:
     """-> {"status": "passed"|"failed"|"needs GPU", "passed": bool|None, "checks": {...}, "fidelity": {...},
     "box_miou": {...}, "scenes": n}. FP8 is not run (ONNX Runtime's CPU provider has no FP8 kernels)."""
     if precision == "fp8":
@@ -43,7 +43,7 @@ def run_gate(variant_dir: str | Path, reference_dir: str | Path, precision: str,
     from ..runtime.ort_backend import OrtBackend
 
     test, ref = OrtBackend(variant_dir), OrtBackend(reference_dir)
-    scenes = scenes if scenes is not None else gate_scenes(size=ref.image_size)
+    scenes = scenes if scenes is not None else gate_scenes(count, size=ref.image_size)
     summary = compare(test, ref, [img for img, _ in scenes], [gt_prompts(m) for _, m in scenes])
     summary.pop("mask_iou_values", None)
     box_test = float(prompted_ious(SamPredictor(test), scenes)["box"].mean())

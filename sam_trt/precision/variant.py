@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError, SamTrtError
 from ..export.manifest import MANIFEST, read_manifest, sha256_file, write_manifest
 from .calibration import DEFAULT_CALIB_IMAGES, calibration_images, decoder_feeds, encoder_feed
-from .gate import describe_failure, run_gate
+from .gate import GATE_SCENES, describe_failure, run_gate
 
 PRECISIONS = ("fp32", "fp16", "int8", "fp8")
 RECIPE = 1  # bump when a conversion changes, so that variants made before are rebuilt
@@ -75,10 +75,12 @@ def make_variant(
     force: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    gate_count: int = GATE_SCENES,
 ) -> VariantResult:
     """FP32 export folder -> `output` (a new export folder in `precision`), gated against the FP32 graphs.
 
-    An up-to-date variant (same FP32 sources, same precision, gate passed) is reused unless force. A variant that
+    An up-to-date variant (same FP32 sources, same precision, gate passed) is reused unless force. The gate runs
+    on `gate_count` held-out generated scenes. A variant that
     fails its gate (or cannot be gated on CPU: FP8) is not written unless force; GateError says why.
     """
     if precision not in PRECISIONS:
@@ -129,7 +131,8 @@ def make_variant(
                                          "decoder_batches": len(dec_feeds)}
         _write_variant_manifest(source, tmp, precision, sources, conversion)
         log(f"gating {precision} against fp32 on held-out scenes (onnxruntime CPU) ...")
-        gate = {"status": "reference", "passed": True} if precision == "fp32" else run_gate(tmp, export_dir, precision)
+        gate = ({"status": "reference", "passed": True} if precision == "fp32"
+                else run_gate(tmp, export_dir, precision, count=gate_count))
         gate["seconds"] = round(time.perf_counter() - start, 1)
         data = json.loads((tmp / MANIFEST).read_text())
         data["gate"] = gate
