@@ -9,6 +9,7 @@ from .config import MODEL_CONFIGS, SamConfig
 from .errors import BackendError, CheckpointError, ImageNotSetError, InputError, SamTrtError
 from .predictor import SamPredictor
 from .runtime.base import SamBackend
+from .runtime.loader import load_backend  # light: the backends it loads import their libraries when called
 
 __version__ = "0.1.0"
 
@@ -37,5 +38,6 @@ __all__ = [
     "SamPredictor",
     "SamTrtError",
     "__version__",
+    "load_backend",
     *sorted(_TORCH_NAMES),
 ]

@@ -66,16 +66,22 @@ def check_point_prompts(
     elif point_labels is not None:
         raise InputError("point_labels given without point_coords; pass both or neither")
     if box is not None:
-        boxes = _float_array(box, "box")
-        if boxes.shape[-1] != 4:
-            raise InputError(f"box must be XYXY (4 numbers) per prompt, got shape {boxes.shape}")
-        flat = boxes.reshape(-1, 4)
-        wrong = (flat[:, 2] < flat[:, 0]) | (flat[:, 3] < flat[:, 1])
-        if wrong.any():
-            raise InputError(f"box {flat[wrong][0].tolist()} has x1 < x0 or y1 < y0; boxes are XYXY "
-                             "(left, top, right, bottom)")
+        boxes = check_boxes(box)
         check_in_image(boxes.reshape(-1, 2), image_size, "box corner")
     return coords, labels, boxes
+
+
+def check_boxes(box: object) -> np.ndarray:
+    """Validate ...x4 XYXY boxes (finite, x0 <= x1, y0 <= y1) -> float64 array; one-line InputError otherwise."""
+    boxes = _float_array(box, "box")
+    if boxes.shape[-1] != 4:
+        raise InputError(f"box must be XYXY (4 numbers) per prompt, got shape {boxes.shape}")
+    flat = boxes.reshape(-1, 4)
+    wrong = (flat[:, 2] < flat[:, 0]) | (flat[:, 3] < flat[:, 1])
+    if wrong.any():
+        raise InputError(f"box {flat[wrong][0].tolist()} has x1 < x0 or y1 < y0; boxes are XYXY "
+                         "(left, top, right, bottom)")
+    return boxes
 
 
 def _float_array(x: object, name: str) -> np.ndarray:

@@ -89,12 +89,13 @@ class EdgeModels:
         return self._models[model_type]
 
     def export(self, model_type: str):
-        """Folder of our FP32 ONNX export (encoder.onnx, decoder.onnx, manifest.json)."""
+        """Folder of our FP32 ONNX export (encoder.onnx, decoder.onnx, manifest.json), made by `sam-trt export`
+        from the checkpoint file with no --model-type (so the type is read off its keys)."""
         if model_type not in self._exports:
-            from sam_trt.export.exporter import export_model
+            from sam_trt.cli import main
 
             folder = self.root / f"export-{model_type}"
-            export_model(self.models(model_type)[1], folder, model_type=model_type, log=lambda _: None)
+            assert main(["export", "--checkpoint", str(self.checkpoint(model_type)), "--output", str(folder)]) == 0
             self._exports[model_type] = folder
         return self._exports[model_type]
 

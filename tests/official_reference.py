@@ -6,6 +6,7 @@ from functools import partial
 
 import torch
 
+from sam_trt.bench.official import randomize_
 from sam_trt.config import SamConfig
 
 
@@ -53,16 +54,3 @@ def build_official(config: SamConfig, seed: int = 0):
     )
     randomize_(sam)
     return sam.eval()
-
-
-@torch.no_grad()
-def randomize_(model: torch.nn.Module) -> None:
-    """Give every parameter (zero-initialised ones included) non-trivial values, scaled to keep activations sane."""
-    for name, p in model.named_parameters():
-        if p.ndim >= 2:
-            fan_in = p[0].numel() if "rel_pos" not in name else p.shape[-1]
-            p.normal_(0.0, fan_in**-0.5)
-        elif name.endswith("weight"):  # norm scales
-            p.uniform_(0.5, 1.5)
-        else:
-            p.normal_(0.0, 0.1)

@@ -91,12 +91,16 @@ def test_video_outputs_parse(clip, tmp_path, capsys):
         assert (id_map[mask.astype(bool)] == line["object_id"]).all()
 
 
-def test_realtime_plays_a_file_as_a_live_source_and_track_exits_is_applied(tmp_path):
+def test_realtime_plays_a_file_as_a_live_source_and_track_exits_is_applied(tmp_path, capsys):
     # The bundled clip (12 fps) played as a camera: latest-frame policy, reads paced at its frame rate.
     out = tmp_path / "live"
     assert main(["video", "--output", str(out), "--max-frames", "6", "--realtime", "--track-exits"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["live"] is True and summary["policy"] == "latest"
+    # A live source reports how far the masks lag behind the scene.
+    p50 = summary["latency"]["capture_to_mask"]["p50_ms"]
+    assert summary["reported_latency"] == "capture_to_mask"
+    assert capsys.readouterr().out.rstrip().endswith(f"capture-to-mask p50 {p50:.1f} ms)")
     assert summary["wall_seconds"] >= 5 / 12  # six frames of a 12 fps camera span at least five periods
     assert summary["tracker"]["exit_fraction"] == 0.3
 
@@ -107,8 +111,16 @@ def test_default_run_uses_bundled_clip_and_prompts(tmp_path, capsys):
 
     out = tmp_path / "out"
     assert main(["video", "--output", str(out), "--max-frames", "3"]) == 0
-    assert "sample_clip.mp4" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "sample_clip.mp4" in printed
     check_outputs(out, 3, [o.object_id for o in read_prompts(SAMPLE_CLIP_PROMPTS)])
+    # A file keeps every frame, so capture-to-mask is mostly queue wait: the readout is the per-frame work.
+    latency = json.loads((out / "summary.json").read_text())["latency"]
+    assert json.loads((out / "summary.json").read_text())["reported_latency"] == "processing"
+    assert printed.rstrip().endswith(f"per-frame processing p50 {latency['processing']['p50_ms']:.1f} ms)")
+    assert "capture-to-mask" not in printed.splitlines()[-1]
+    parts = sum(latency[s]["mean_ms"] for s in ("preprocess", "encode", "decode"))
+    assert latency["processing"]["count"] == 3 and latency["processing"]["mean_ms"] == pytest.approx(parts, abs=0.01)
 
 
 def test_box_and_point_groups_on_the_command_line(clip, tmp_path):
@@ -179,6 +191,7 @@ def bad_inputs(tmp: Path, clip: Path, annotations: dict) -> dict[str, tuple[list
     (tmp / "bad.json").write_text("{not json")
     (tmp / "schema.json").write_text(json.dumps({"objects": [{"id": 1, "box": [1, 2, 3]}]}))
     (tmp / "outside.json").write_text(json.dumps({"objects": [{"id": 1, "box": [10, 10, 400, 100]}]}))
+    (tmp / "reversed.json").write_text(json.dumps({"objects": [{"id": 1, "box": [10, 10, 50, 5]}]}))
     (tmp / "broken.mp4").write_bytes(b"\x00" * 1000)
     good = str(frame0_prompts(annotations, tmp / "good.json"))
     return {
@@ -189,6 +202,10 @@ def bad_inputs(tmp: Path, clip: Path, annotations: dict) -> dict[str, tuple[list
         "prompts outside frame": (["--source", str(clip), "--prompts", str(tmp / "outside.json")],
                                   "outside the 320x240 frame"),
         "point outside frame": (["--source", str(clip), "--point", "10,-5"], "outside the 320x240 frame"),
+        "reversed box": (["--source", str(clip), "--box", "10,10,5,5"],
+                         "box [10.0, 10.0, 5.0, 5.0] has x1 < x0 or y1 < y0; boxes are XYXY"),
+        "reversed box in prompts": (["--source", str(clip), "--prompts", str(tmp / "reversed.json")],
+                                    "object 1 frame 0: box [10.0, 10.0, 50.0, 5.0] has x1 < x0 or y1 < y0"),
         "engines for another GPU": (["--source", str(clip), "--prompts", good, "--engines",
                                      str(fake_engines(tmp / "engines"))], "was built "),
         "nothing to track": (["--source", str(clip)], "nothing to track"),
@@ -196,8 +213,8 @@ def bad_inputs(tmp: Path, clip: Path, annotations: dict) -> dict[str, tuple[list
 
 
 @pytest.mark.parametrize("case", ["missing source", "unreadable source", "malformed prompts", "prompts schema",
-                                  "prompts outside frame", "point outside frame", "engines for another GPU",
-                                  "nothing to track"])
+                                  "prompts outside frame", "point outside frame", "reversed box",
+                                  "reversed box in prompts", "engines for another GPU", "nothing to track"])
 def test_bad_input_one_line_and_nothing_written(clip, tmp_path, capsys, case):
     video, annotations = clip
     argv, expected = bad_inputs(tmp_path, video, annotations)[case]

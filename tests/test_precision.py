@@ -124,7 +124,7 @@ def test_failing_gate_is_not_published_without_force(tmp_path, monkeypatch):
     monkeypatch.setattr(convert, "convert_fp16", broken)
     monkeypatch.setattr(variant_module, "collect_feeds", lambda *a, **k: ([], [], 0))
     scenes = gate.gate_scenes(3)
-    monkeypatch.setattr(variant_module, "run_gate", lambda v, r, p: gate.run_gate(v, r, p, scenes))
+    monkeypatch.setattr(variant_module, "run_gate", lambda v, r, p, count: gate.run_gate(v, r, p, scenes))
     with pytest.raises(GateError, match="not published: gate failed: mask_iou_mean .*--force"):
         make_variant(DEMO_EXPORT, "fp16", tmp_path / "v", progress=False, log=lambda _: None)
     assert not (tmp_path / "v").exists() and not list(tmp_path.iterdir())

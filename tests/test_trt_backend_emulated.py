@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam_trt.config import DEMO_CONFIG
+from sam_trt.config import KNOWN_CONFIGS
 from sam_trt.data.scenes import generate_scene
 from sam_trt.demo import DEMO_EXPORT
 from sam_trt.engine.cache import Target
@@ -33,7 +33,8 @@ def image():
     return generate_scene(5, size=(300, 400)).image
 
 
-def _backend(tmp_path, monkeypatch, refuse_capture: bool = False, **options):
+def _backend(tmp_path, monkeypatch, refuse_capture: bool = False, export=DEMO_EXPORT, model_type="demo",
+             **options):
     from sam_trt.runtime import cuda
     from sam_trt.runtime.trt_backend import TrtBackend
 
@@ -42,7 +43,7 @@ def _backend(tmp_path, monkeypatch, refuse_capture: bool = False, **options):
     monkeypatch.setattr(cuda, "import_cudart", lambda: cudart)
     monkeypatch.setattr("sam_trt.runtime.trt_backend.import_tensorrt", lambda prefer=None: trt)
     monkeypatch.setattr("sam_trt.runtime.trt_backend.machine_target", lambda flavour=None: TARGET)
-    engines = write_plans(tmp_path, DEMO_EXPORT, RANGES, DEMO_CONFIG, TARGET)
+    engines = write_plans(tmp_path, export, RANGES, KNOWN_CONFIGS[model_type], TARGET, model_type=model_type)
     return TrtBackend(engines, **options), cudart
 
 
@@ -141,6 +142,24 @@ def test_predictor_on_the_trt_backend_matches_ort(tmp_path, monkeypatch, ort, im
     np.testing.assert_array_equal(masks, ref_masks)
     np.testing.assert_allclose(iou, ref_iou, atol=1e-5)
     np.testing.assert_array_equal(to_numpy(ours.get_image_embedding()), ref.get_image_embedding())
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+def test_efficientvit_l0_plans_encode_at_512_and_match_ort(tmp_path, monkeypatch, edge_models, image):
+    """An edge export through the TensorRT data flow: the encoder binding is 512 px, masks in the 1024 px frame."""
+    export = edge_models.export("efficientvit_l0")
+    backend, _ = _backend(tmp_path, monkeypatch, export=export, model_type="efficientvit_l0")
+    ours, ref = SamPredictor(backend), SamPredictor(load_backend(export, backend="ort"))
+    ours.set_image(image)
+    ref.set_image(image)
+    assert ours.input_size == ref.input_size == (768, 1024)
+    box = np.array([50, 60, 250, 200])
+    masks, iou, _ = ours.predict(np.array([[150, 120]]), np.array([1]), box=box)
+    ref_masks, ref_iou, _ = ref.predict(np.array([[150, 120]]), np.array([1]), box=box)
+    np.testing.assert_array_equal(masks, ref_masks)
+    np.testing.assert_allclose(iou, ref_iou, atol=1e-5)
+    backend.close()
 
 
 def test_auto_picks_trt_when_the_plans_suit_this_machine(tmp_path, monkeypatch):

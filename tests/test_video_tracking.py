@@ -179,7 +179,7 @@ def test_prompt_file_schema(tmp_path):
     ({"objects": []}, "top level"),
     ({"objects": [{"id": 0, "box": [0, 0, 1, 1]}]}, "positive integer"),
     ({"objects": [{"id": 1, "box": [0, 0, 1, 1]}, {"id": 1, "box": [0, 0, 1, 1]}]}, "appears twice"),
-    ({"objects": [{"box": [5, 5, 1, 1]}]}, "x1 > x0"),
+    ({"objects": [{"box": [5, 5, 1, 1]}]}, "x1 < x0"),
     ({"objects": [{"points": [[1, 2]], "labels": [0]}]}, "foreground point"),
     ({"objects": [{"points": [[1, 2]], "labels": [1, 1]}]}, "one 1"),
     ({"objects": [{"keyframes": [{"frame": -1, "box": [0, 0, 1, 1]}]}]}, "frame must be"),

@@ -224,8 +224,9 @@ class Context:
 STATE = SimpleNamespace(cudart=None)
 
 
-def write_plans(folder: Path, export: Path, ranges: Any, config: Any, target: Any, precision: str = "fp32") -> Path:
-    """<folder>/<target>/demo-<precision>-{encoder,decoder}.plan (JSON plans) with sam-trt build sidecars."""
+def write_plans(folder: Path, export: Path, ranges: Any, config: Any, target: Any, precision: str = "fp32",
+                model_type: str = "demo") -> Path:
+    """<folder>/<target>/<model_type>-<precision>-{encoder,decoder}.plan (JSON plans) with sam-trt build sidecars."""
     from sam_trt.engine.cache import make_sidecar, sidecar_path
     from sam_trt.engine.profiles import profile_shapes
 
@@ -234,10 +235,10 @@ def write_plans(folder: Path, export: Path, ranges: Any, config: Any, target: An
     for graph in ("encoder", "decoder"):
         shapes = profile_shapes(config, graph, ranges)
         data = json.dumps({"onnx": str(export / f"{graph}.onnx"), "profile": shapes}).encode()
-        plan = out / f"demo-{precision}-{graph}.plan"
+        plan = out / f"{model_type}-{precision}-{graph}.plan"
         plan.write_bytes(data)
         sidecar = make_sidecar(plan=plan, plan_bytes=data, onnx_path=export / f"{graph}.onnx", onnx_sha256="0" * 64,
                                precision=precision, graph=graph, target=target, profiles=shapes, build_options={},
-                               gate={}, build_seconds=0.1, rebuild_command="sam-trt build", model_type="demo")
+                               gate={}, build_seconds=0.1, rebuild_command="sam-trt build", model_type=model_type)
         sidecar_path(plan).write_text(json.dumps(sidecar))
     return folder

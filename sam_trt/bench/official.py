@@ -28,6 +28,9 @@ def build_official_sam(config: SamConfig, state_dict: dict[str, Any], device: An
     """
     import torch
 
+    if config.encoder_type != "vit":
+        raise BackendError(f"--baseline-official compares SAM's ViT models; the {config.encoder_type} edge encoders' "
+                           "own reference code is the baseline of benchmarks/bench_edge_encoders.py")
     import_official()
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
@@ -102,3 +105,26 @@ def edge_reference_predictor(model_type: str, model: Any) -> Any:
     from efficientsam.models.efficientvit.sam import EfficientViTSamPredictor
 
     return EfficientViTSamPredictor(model)
+
+
+def randomize_(model: Any) -> None:
+    """Give every parameter (zero-initialised ones included) non-trivial values, scaled to keep activations sane;
+    BatchNorm statistics and TinyViT's attention biases get O(1) values too, so that a folded-BN or stale-bias bug
+    cannot hide behind their zero/one initialisation. In place; for parity checks on random weights."""
+    import torch
+
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("attention_biases"):
+                p.normal_(0.0, 1.0)
+            elif p.ndim >= 2:
+                fan_in = p[0].numel() if "rel_pos" not in name else p.shape[-1]
+                p.normal_(0.0, fan_in**-0.5)
+            elif name.endswith("weight"):  # norm scales
+                p.uniform_(0.5, 1.5)
+            else:
+                p.normal_(0.0, 0.1)
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.normal_(0.0, 0.2)
+                module.running_var.uniform_(0.5, 1.5)

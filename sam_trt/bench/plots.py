@@ -1,18 +1,17 @@
-"""PNG plots of benchmark results (matplotlib, Agg backend; imported only when writing)."""
+"""PNG plots of benchmark results (matplotlib, Agg backend; pyplot imported only when writing)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import matplotlib  # here, so a missing bench extra stops `sam-trt bench` before it measures anything
 import numpy as np
 
 COLORS = ["#2a7ab9", "#e07b39", "#3a9a4a", "#888888", "#9b59b6", "#c0392b"]
 
 
 def _plt() -> Any:
-    import matplotlib
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -20,14 +19,15 @@ def _plt() -> Any:
 
 
 def bar_chart(path: Path, title: str, groups: dict[str, dict[str, float]], ylabel: str = "median seconds") -> None:
-    """groups: {stage: {system: value}} -> one panel per stage, a bar per system."""
+    """groups: {stage: {system: value}} -> one panel per stage, a bar per system (a system keeps its colour)."""
     plt = _plt()
     stages = list(groups)
-    systems = list(next(iter(groups.values())))
+    systems = list(dict.fromkeys(s for group in groups.values() for s in group))  # a stage may lack some
     fig, axes = plt.subplots(1, len(stages), figsize=(4 * len(stages), 3.5))
     for ax, stage in zip(np.atleast_1d(axes), stages):
-        values = [groups[stage][s] for s in systems]
-        bars = ax.bar(systems, values, color=COLORS[: len(systems)])
+        present = [s for s in systems if s in groups[stage]]
+        bars = ax.bar(present, [groups[stage][s] for s in present],
+                      color=[COLORS[systems.index(s) % len(COLORS)] for s in present])
         ax.bar_label(bars, fmt="%.3g")
         ax.set_title(stage)
         ax.set_ylabel(ylabel)

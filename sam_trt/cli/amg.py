@@ -6,8 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-import cv2
-
 from ..errors import InputError
 from .args import add_model_args, load_predictor
 
@@ -91,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..amg import DEMO_AMG_SETTINGS, SamAutomaticMaskGenerator
     from ..amg.writers import records_overlay, write_mask_folder, write_sa1b_json
-    from ..files import write_image
+    from ..files import read_image_rgb, write_image
 
     source, output = Path(args.input), Path(args.output)
     files = list_inputs(source, args.recursive, args.extensions, output.resolve())
@@ -112,12 +110,13 @@ def run(args: argparse.Namespace) -> int:
     skipped: list[Path] = []
     bar = tqdm(list(zip(files, targets)), unit="image", disable=args.no_progress)
     for path, target in bar:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
+        try:
+            image = read_image_rgb(path, fix="skipping it")
+        except InputError as exc:  # unreadable or over the pixel limit: the other images still run
             skipped.append(path)
-            tqdm.write(f"could not read {path} as an image, skipping")
+            tqdm.write(str(exc))
             continue
-        records = generator.generate(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        records = generator.generate(image)
         if args.convert_to_rle:
             info = {"width": image.shape[1], "height": image.shape[0], "file_name": path.name}
             write_sa1b_json(target, records, info, overwrite=args.overwrite)
@@ -125,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             write_mask_folder(target, records, overwrite=args.overwrite)
         if args.overlay:
             name = target.name[: -len(".json")] if args.convert_to_rle else target.name
-            write_image(target.with_name(name + ".overlay.png"), records_overlay(image[..., ::-1], records))
+            write_image(target.with_name(name + ".overlay.png"), records_overlay(image, records))
         done += 1
         masks += len(records)
     bar.close()

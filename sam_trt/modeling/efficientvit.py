@@ -133,21 +133,39 @@ class SamNeck(nn.Module):
         width: int = 256,
         out_channels: int = 256,
         out_size: int = 64,
+        level_sizes: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.out_size = out_size
+        self.level_sizes = tuple(level_sizes)
         self.input_ops = nn.ModuleList(OpSequence([ConvNormAct(c, width, 1)]) for c in in_channels)
         self.middle = OpSequence(
             ResidualBlock(FusedMBConv(width, width, expand_ratio=expand_ratio)) for _ in range(depth)
         )
         # One output branch, kept in a list for the checkpoints' `output_ops.0.op_list.0` keys.
         self.output_ops = nn.ModuleList([OpSequence([ConvNormAct(width, out_channels, 1, bias=True, norm=False)])])
+        self.reset_derived_buffers()
+
+    def reset_derived_buffers(self) -> None:
+        """The n x out_size bicubic upsampling matrix of each expected level size (not in checkpoints)."""
+        with torch.device("cpu"):
+            for n in self.level_sizes:
+                if n != self.out_size:
+                    self.register_buffer(f"upsample_{n}", bicubic_matrix(n, self.out_size), persistent=False)
 
     def resize(self, x: torch.Tensor) -> torch.Tensor:
+        """BxCxnxn -> BxCxSxS (S = out_size), bicubic with align_corners=False as the reference."""
+        n = x.shape[-1]
         # A same-size bicubic resize with align_corners=False is an exact identity (weights 0,1,0,0); the
         # official code runs it anyway (its size check never fires), we skip it: one Resize node fewer.
         if tuple(x.shape[-2:]) == (self.out_size, self.out_size):
             return x
+        matrix = getattr(self, f"upsample_{n}", None)
+        if matrix is not None and x.shape[-2] == n and matrix.shape[1] == self.out_size:
+            # Separable bicubic as two MatMuls with a constant matrix, M^T X M: the same values as the Resize op
+            # to float rounding, and 40x faster on ONNX Runtime's CPU (its cubic Resize took 25 % of l0's encoder).
+            matrix = matrix.to(x.dtype)
+            return matrix.t() @ x @ matrix
         return F.interpolate(x, size=(self.out_size, self.out_size), mode="bicubic", align_corners=False)
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -156,6 +174,15 @@ class SamNeck(nn.Module):
         for level in reversed(levels[:-1]):  # l0 + (l1 + l2), the official summation order
             fused = level + fused
         return self.output_ops[0](self.middle(fused))
+
+
+def bicubic_matrix(size_in: int, size_out: int) -> torch.Tensor:
+    """size_in x size_out matrix M with X @ M = F.interpolate(X, bicubic, align_corners=False) along the last dim.
+
+    Row i is the interpolation of a unit impulse at i, so M is torch's own kernel (a = -0.75, clamped borders).
+    """
+    impulses = torch.eye(size_in).reshape(size_in, 1, 1, size_in)
+    return F.interpolate(impulses, size=(1, size_out), mode="bicubic", align_corners=False).reshape(size_in, size_out)
 
 
 class EfficientViTSamEncoder(nn.Module):
@@ -171,7 +198,9 @@ class EfficientViTSamEncoder(nn.Module):
         self.img_size = cfg.img_size
         self.neck_stages = cfg.neck_stages
         self.backbone = EfficientViTBackbone(cfg)
-        self.neck = SamNeck([cfg.widths[i] for i in cfg.neck_stages], cfg.neck_depth, cfg.neck_expand_ratio)
+        # Stage k of the backbone has stride 2^(k+1): the level sizes at the trained input size.
+        self.neck = SamNeck([cfg.widths[i] for i in cfg.neck_stages], cfg.neck_depth, cfg.neck_expand_ratio,
+                            level_sizes=[cfg.img_size >> (i + 1) for i in cfg.neck_stages])
         self.norm = LayerNorm2d(256, eps=NORM_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

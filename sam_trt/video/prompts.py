@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..prompts import check_in_image
+from ..prompts import check_boxes, check_in_image
 from .tracker import Prompt
 
 SCHEMA_HINT = ('{"objects": [{"id": 1, "keyframes": [{"frame": 0, "box": [x0, y0, x1, y1], '
@@ -103,8 +103,10 @@ def _keyframe(key: dict, where: str) -> Prompt:
         box = [float(v) for v in box]
         if len(box) != 4 or not np.isfinite(box).all():
             raise ValueError(f"{where}: box must be 4 numbers x0, y0, x1, y1")
-        if box[2] <= box[0] or box[3] <= box[1]:
-            raise ValueError(f"{where}: box {box} must have x1 > x0 and y1 > y0")
+        try:
+            check_boxes(box)
+        except InputError as exc:
+            raise ValueError(f"{where}: {exc}") from None
     raw_points = key.get("points", [])
     points = [[float(v) for v in p] for p in raw_points]
     if any(len(p) not in (2, 3) for p in points):
@@ -140,6 +142,8 @@ def objects_from_args(items: list[tuple[str, tuple]]) -> list[ObjectPrompts]:
         if box is None and 1 not in labels:
             raise InputError(f"object {k} has only background points; start it with a foreground --point x,y "
                              "or a --box")
+        if box is not None:
+            check_boxes(box)  # the predictor's check: XYXY with x0 <= x1 and y0 <= y1
         objects.append(ObjectPrompts(k, {0: Prompt(np.array(pts, np.float32).reshape(-1, 2), np.array(labels),
                                                    box)}))
     return objects

@@ -6,7 +6,8 @@ In the output folder:
   All lines of a frame are written and flushed together, so the file never ends mid-frame.
 - overlay.mp4 (mp4v): the frames with coloured masks, object ids and a latency / fps readout; written to a
   hidden temporary name and renamed when closed (a killed run leaves no truncated mp4 under that name).
-- summary.json: frames, objects, fps, per-stage latency p50/p95, backend, precision, dropped frames;
+- summary.json: frames, objects, fps, "latency" (LATENCY_STAGES, each p50/p95/mean in ms and a count),
+  "reported_latency" (the stage the readouts show: reported_latency()), backend, precision, dropped frames;
   written last, atomically.
 - masks/NNNNNN.png (with png_masks): per frame, each pixel holds the id of its object (0 = none);
   8-bit, or 16-bit when an id passes 255.
@@ -32,6 +33,25 @@ from ..visualize import overlay_masks
 from .tracker import TrackResult
 
 MASKS, OVERLAY, SUMMARY, PNG_DIR = "masks.jsonl", "overlay.mp4", "summary.json", "masks"
+
+# The per-frame stages of summary.json "latency" (p50/p95/mean in ms; measured by the pipeline and sam-trt video):
+#   read             source.read() (a camera: includes waiting for its next frame)
+#   preprocess, encode, decode   the work on the frame (decode: the tracker's decoder step and mask upscaling)
+#   queue            time the frame waited between the stages (capture to delivery minus preprocess and encode)
+#   write            writing the frame's outputs (masks.jsonl line, overlay frame, PNG)
+#   processing       preprocess + encode + decode: the time one frame takes, without waits
+#   capture_to_mask  from the end of the read to the masks (processing + queue): the lag behind a live scene
+LATENCY_STAGES = ("read", "preprocess", "encode", "queue", "decode", "write", "processing", "capture_to_mask")
+# How the readouts name each reported stage: (final line, overlay unit; the overlay has ~40 characters).
+READOUT_NAMES = {"processing": ("per-frame processing", "ms/frame"),
+                 "capture_to_mask": ("capture-to-mask", "ms latency")}
+
+
+def reported_latency(live: bool) -> str:
+    """The stage the overlay and the final line report: capture_to_mask for live sources (how far the masks lag
+    behind the scene), processing for files (every frame is kept, so capture_to_mask there is mostly the time a
+    frame waits in the queues behind the frames read before it)."""
+    return "capture_to_mask" if live else "processing"
 
 
 class VideoOutputs:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..files import read_image_rgb
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
@@ -113,7 +114,8 @@ def open_source(spec: str | int | Path, width: int | None = None, height: int | 
 class ImageFolderSource(FrameSource):
     """The images of a folder in natural order ("frame2" before "frame10"); other files are ignored.
 
-    Frames keep their own size (folders may mix sizes). An image that cannot be decoded raises InputError.
+    Frames keep their own size (folders may mix sizes). An image that cannot be decoded, or whose header
+    declares more pixels than the limit of files.read_image_rgb, raises InputError.
     """
 
     live = False
@@ -139,11 +141,7 @@ class ImageFolderSource(FrameSource):
             return None
         path = self.paths[self._next]
         self._next += 1
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise InputError(f"could not read {path} as an image (corrupt or unsupported format); "
-                             "remove it from the folder or convert it to PNG/JPEG")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return read_image_rgb(path, fix="remove it from the folder or convert it to PNG/JPEG")
 
     def close(self) -> None:
         self._next = len(self.paths)
