@@ -9,43 +9,17 @@ import pytest
 import torch
 from torch import nn
 
+from sam_trt.bench.official import randomize_
 from sam_trt.modeling.tiny_vit import TinyViT, WindowAttention
 
 from .conftest import photo
+from .parity import relative_error
 
 # mobile_sam imports the deprecated `timm.models.layers` and re-registers timm's TinyViT models.
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
 PIXEL_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 PIXEL_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
-
-
-def relative_l2(actual: np.ndarray | torch.Tensor, expected: np.ndarray | torch.Tensor) -> float:
-    actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
-
-
-@torch.no_grad()
-def randomise_(module: nn.Module, seed: int) -> None:
-    """O(1), non-trivial norm statistics, affines and attention biases (zeros would hide a bias bug), and
-    variance-preserving Linear weights (TinyViT's std-0.02 init leaves the attention branch negligible)."""
-    gen = torch.Generator().manual_seed(seed)
-
-    def fill(t: torch.Tensor, low: float, high: float) -> None:
-        t.copy_(torch.rand(t.shape, generator=gen) * (high - low) + low)
-
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / m.in_features**0.5)
-        if isinstance(m, (nn.BatchNorm2d, nn.LayerNorm)):
-            fill(m.weight, 0.5, 1.5)
-            fill(m.bias, -0.2, 0.2)
-        if isinstance(m, nn.BatchNorm2d):
-            fill(m.running_mean, -0.2, 0.2)
-            fill(m.running_var, 0.5, 2.0)
-    for name, p in module.named_parameters():
-        if name.endswith("attention_biases"):
-            p.copy_(torch.randn(p.shape, generator=gen))
 
 
 def sam_input(height: int = 768, width: int = 1024, size: int = 1024) -> torch.Tensor:
@@ -61,7 +35,7 @@ def reference_encoder() -> nn.Module:
     mobile_sam = pytest.importorskip("mobile_sam")
     torch.manual_seed(0)
     encoder = mobile_sam.build_sam_vit_t().image_encoder
-    randomise_(encoder, seed=1)
+    randomize_(encoder)
     # The reference caches its biases in train(False): eval() must run again after they change.
     return encoder.eval()
 
@@ -96,8 +70,8 @@ def test_attention_reads_biases_at_run_time():
         reference.eval()
         after = ours(x)
         expected = reference(x)
-    assert relative_l2(after, before) > 0.05
-    assert relative_l2(after, expected) < 1e-6
+    assert relative_error(after, before) > 0.05
+    assert relative_error(after, expected) < 1e-6
 
 
 @pytest.mark.slow
@@ -110,4 +84,4 @@ def test_matches_official_encoder(reference_encoder):
         expected = reference_encoder(image)
         actual = ours(image)
     assert actual.shape == (1, 256, 64, 64)
-    assert relative_l2(actual, expected) <= 1e-4
+    assert relative_error(actual, expected) <= 1e-4
